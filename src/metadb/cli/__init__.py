@@ -1,0 +1,1 @@
+"""The ``metadb`` command line: parse arguments, call the library, map errors to exit codes."""

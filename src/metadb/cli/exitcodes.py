@@ -1,0 +1,40 @@
+"""The documented exit codes of every ``metadb`` command, assigned in one table.
+
+====  ==============================================================================
+code  meaning
+====  ==============================================================================
+0     success
+1     failed: a statement failed, the server is unreachable, the source is malformed
+2     usage: bad arguments, an unsupported database URL
+3     needs attention: the database is dirty, applied files changed, files are missing
+4     lock timeout: another run held the migration lock too long
+====  ==============================================================================
+"""
+
+from __future__ import annotations
+
+from metadb.errors import (
+    ChangedMigrationError,
+    ConfigError,
+    DirtyDatabaseError,
+    LockTimeoutError,
+    MissingMigrationError,
+)
+
+OK, FAILED, USAGE, NEEDS_ATTENTION, LOCK_TIMEOUT = 0, 1, 2, 3, 4
+
+EXIT_CODES: dict[type[BaseException], int] = {
+    ConfigError: USAGE,
+    DirtyDatabaseError: NEEDS_ATTENTION,
+    ChangedMigrationError: NEEDS_ATTENTION,
+    MissingMigrationError: NEEDS_ATTENTION,
+    LockTimeoutError: LOCK_TIMEOUT,
+}
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code of the most specific class in ``EXIT_CODES`` that ``exc`` is; else 1."""
+    for cls in type(exc).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return FAILED

@@ -1,0 +1,39 @@
+"""The ``metadb`` entry point."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from metadb import __version__
+from metadb.cli import migrate
+
+app = typer.Typer(
+    name="metadb",
+    help="ML metadata store and database-operations toolkit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(migrate.app, name="migrate")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"metadb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,309 @@
+"""``metadb migrate ...``: each command calls the function of the same name in metadb.migrate."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from metadb import migrate
+from metadb.cli.exitcodes import NEEDS_ATTENTION
+from metadb.cli.output import Output, RichReporter, stdout
+from metadb.config import load_settings
+from metadb.migrate.commands import MigrateConfig, RunReport
+
+app = typer.Typer(
+    help="Versioned schema migrations (golang-migrate's format).", no_args_is_help=True
+)
+
+Database = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        "-d",
+        help="Database URL or DSN [env METADB_DATABASE_URL; default sqlite:///metadb.sqlite].",
+        show_default=False,
+    ),
+]
+DatabaseType = Annotated[
+    str | None,
+    typer.Option(
+        "--database-type", help="sqlite, postgresql or mysql, for DSNs that do not say which."
+    ),
+]
+Source = Annotated[
+    Path | None,
+    typer.Option("--source", "-s", help="Migrations directory [default: metadb's own schema]."),
+]
+TableName = Annotated[
+    str | None,
+    typer.Option("--table", help="Version table [default: schema_migrations].", show_default=False),
+]
+LockTimeout = Annotated[
+    float | None,
+    typer.Option("--lock-timeout", help="Seconds to wait for the migration lock [default: 60]."),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document; no progress.")]
+AllowChanged = Annotated[
+    bool, typer.Option("--allow-changed", help="Run even if applied migration files changed.")
+]
+
+
+def _setup(
+    ctx: typer.Context,
+    *,
+    database: str | None,
+    database_type: str | None,
+    source: Path | None,
+    table: str | None,
+    lock_timeout: float | None,
+    json: bool,
+) -> tuple[Output, MigrateConfig, RichReporter | None]:
+    out = Output(json=json, debug=bool(ctx.obj and ctx.obj.get("debug")))
+    reporter = None if json else RichReporter()
+    config = MigrateConfig.from_settings(
+        load_settings(),
+        database=database,
+        database_type=database_type,
+        source=source,
+        table=table,
+        lock_timeout=lock_timeout,
+        reporter=reporter,
+    )
+    return out, config, reporter
+
+
+def _run_report(out: Output, reporter: RichReporter | None, action: Any) -> None:
+    with reporter.active() if reporter else nullcontext():
+        report: RunReport = out.run(action)
+    if out.json:
+        out.emit_json(report.as_dict())
+        return
+    if not report.steps:
+        out.say(f"no change: the database is at version {report.version_after}")
+    else:
+        for step in report.steps:
+            out.say(
+                f"{step.direction:>4} {step.version} {step.name} "
+                f"({step.statements} statements, {step.duration_ms} ms)"
+            )
+        out.say(f"version {report.version_before} -> {report.version_after}")
+    if report.pending:
+        out.say(f"{report.pending} migration(s) pending")
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    steps: Annotated[int | None, typer.Argument(help="Apply only the next N.", min=1)] = None,
+    allow_changed: AllowChanged = False,
+    database: Database = None,
+    database_type: DatabaseType = None,
+    source: Source = None,
+    table: TableName = None,
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+) -> None:
+    """Apply pending migrations (all, or the next N)."""
+    out, config, reporter = _setup(
+        ctx, database=database, database_type=database_type, source=source, table=table,
+        lock_timeout=lock_timeout, json=json,
+    )  # fmt: skip
+    _run_report(out, reporter, lambda: migrate.up(config, steps, allow_changed=allow_changed))
+
+
+@app.command()
+def down(
+    ctx: typer.Context,
+    steps: Annotated[
+        int | None, typer.Argument(help="Revert N migrations [default 1].", min=1)
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Revert every applied migration.")] = False,
+    database: Database = None,
+    database_type: DatabaseType = None,
+    source: Source = None,
+    table: TableName = None,
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+) -> None:
+    """Revert the newest migration (or N, or --all)."""
+    if all_ and steps is not None:
+        raise typer.BadParameter("give N or --all, not both")
+    out, config, reporter = _setup(
+        ctx, database=database, database_type=database_type, source=source, table=table,
+        lock_timeout=lock_timeout, json=json,
+    )  # fmt: skip
+    count = None if all_ else (steps or 1)
+    _run_report(out, reporter, lambda: migrate.down(config, count))
+
+
+@app.command()
+def goto(
+    ctx: typer.Context,
+    version: Annotated[int, typer.Argument(help="The version to migrate to.", min=0)],
+    allow_changed: AllowChanged = False,
+    database: Database = None,
+    database_type: DatabaseType = None,
+    source: Source = None,
+    table: TableName = None,
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+) -> None:
+    """Migrate up or down to VERSION."""
+    out, config, reporter = _setup(
+        ctx, database=database, database_type=database_type, source=source, table=table,
+        lock_timeout=lock_timeout, json=json,
+    )  # fmt: skip
+    _run_report(out, reporter, lambda: migrate.goto(config, version, allow_changed=allow_changed))
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    database: Database = None,
+    database_type: DatabaseType = None,
+    source: Source = None,
+    table: TableName = None,
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+) -> None:
+    """Continue a migration that failed part-way, at the failed statement."""
+    out, config, reporter = _setup(
+        ctx, database=database, database_type=database_type, source=source, table=table,
+        lock_timeout=lock_timeout, json=json,
+    )  # fmt: skip
+    _run_report(out, reporter, lambda: migrate.resume(config))
+
+
+@app.command()
+def force(
+    ctx: typer.Context,
+    version: Annotated[int, typer.Argument(help="The version to record.", min=0)],
+    database: Database = None,
+    database_type: DatabaseType = None,
+    source: Source = None,
+    table: TableName = None,
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+) -> None:
+    """Record VERSION as applied and clear the dirty flag, running nothing (manual repair)."""
+    out, config, _ = _setup(
+        ctx, database=database, database_type=database_type, source=source, table=table,
+        lock_timeout=lock_timeout, json=json,
+    )  # fmt: skip
+    state = out.run(lambda: migrate.force(config, version))
+    if out.json:
+        out.emit_json({"version": state.version, "dirty": state.dirty})
+    else:
+        out.say(f"version forced to {state.version}; dirty flag cleared")
+
+
+@app.command("version")
+def version_(
+    ctx: typer.Context,
+    database: Database = None,
+    database_type: DatabaseType = None,
+    source: Source = None,
+    table: TableName = None,
+    json: Json = False,
+) -> None:
+    """Print the database's version and dirty flag."""
+    out, config, _ = _setup(
+        ctx, database=database, database_type=database_type, source=source, table=table,
+        lock_timeout=None, json=json,
+    )  # fmt: skip
+    state = out.run(lambda: migrate.version(config))
+    if out.json:
+        out.emit_json({"version": state.version, "dirty": state.dirty})
+    else:
+        out.say(f"{state.version if state.version is not None else 'none'}"
+                f"{' (dirty)' if state.dirty else ''}")  # fmt: skip
+    if state.dirty:
+        raise typer.Exit(NEEDS_ATTENTION)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    database: Database = None,
+    database_type: DatabaseType = None,
+    source: Source = None,
+    table: TableName = None,
+    json: Json = False,
+) -> None:
+    """List applied, pending, changed and missing migrations. Exit 3 if any need attention."""
+    out, config, _ = _setup(
+        ctx, database=database, database_type=database_type, source=source, table=table,
+        lock_timeout=None, json=json,
+    )  # fmt: skip
+    st = out.run(lambda: migrate.status(config))
+    if out.json:
+        out.emit_json(st.as_dict())
+    else:
+        table_ = Table(title=f"{st.database}: version {st.version}{' (DIRTY)' if st.dirty else ''}")
+        for column in ("version", "name", "state"):
+            table_.add_column(column)
+        for m in st.migrations:
+            style = {"applied": "green", "pending": "yellow", "changed": "bold red"}[m.state]
+            table_.add_row(str(m.version), m.name, f"[{style}]{m.state}[/]")
+        for v in st.missing:
+            table_.add_row(str(v), "?", "[bold red]missing file[/]")
+        stdout.print(table_)
+        out.say(f"source: {st.source}")
+        if st.problem:
+            out.say(f"[bold red]{st.problem}[/]")
+    if st.needs_attention:
+        raise typer.Exit(NEEDS_ATTENTION)
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    steps: Annotated[int | None, typer.Argument(help="Plan only the next N.", min=1)] = None,
+    allow_changed: AllowChanged = False,
+    database: Database = None,
+    database_type: DatabaseType = None,
+    source: Source = None,
+    table: TableName = None,
+    json: Json = False,
+) -> None:
+    """Print the SQL that 'up' would run, without running it."""
+    out, config, _ = _setup(
+        ctx, database=database, database_type=database_type, source=source, table=table,
+        lock_timeout=None, json=json,
+    )  # fmt: skip
+    result = out.run(lambda: migrate.plan(config, steps, allow_changed=allow_changed))
+    if out.json:
+        out.emit_json(result.as_dict())
+        return
+    if not result.steps:
+        out.say(f"-- nothing to do: the database is at version {result.version}")
+    for step in result.steps:
+        mode = "in one transaction" if step.transactional else "statement by statement"
+        typer.echo(f"-- {step.version} {step.name} ({step.path}), {mode}")
+        for statement in step.statements:
+            typer.echo(f"-- line {statement.line}\n{statement.sql};\n")
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="What the migration does, e.g. add_users_email.")],
+    source: Annotated[Path, typer.Option("--source", "-s", help="Migrations directory.")],
+    timestamp: Annotated[
+        bool, typer.Option("--timestamp", help="Version by UTC time, not by sequence.")
+    ] = False,
+    python: Annotated[bool, typer.Option("--python", help="Write a Python migration.")] = False,
+    json: Json = False,
+) -> None:
+    """Write the up and down files of a new migration, one pair per dialect directory."""
+    out = Output(json=json, debug=bool(ctx.obj and ctx.obj.get("debug")))
+    paths = out.run(lambda: migrate.create(source, name, timestamp=timestamp, python=python))
+    if out.json:
+        out.emit_json({"created": [str(p) for p in paths]})
+    else:
+        for path in paths:
+            out.say(f"created {path}")

@@ -1,0 +1,117 @@
+"""What differs between SQLite, PostgreSQL and MySQL/MariaDB, behind one small interface.
+
+Core code never asks which database it is talking to; it asks the dialect object
+(:func:`dialect_for`). Differences are class attributes (``transactional_ddl``) or overridden
+methods. One module per dialect holds its class: :mod:`metadb.db.sqlite`,
+:mod:`metadb.db.postgresql`, :mod:`metadb.db.mysql`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, Engine
+
+from metadb.db.urls import DatabaseURL
+
+#: Called once when a lock is not free, with a description of who holds it (or None).
+OnWait = Callable[[str | None], None]
+
+
+class Dialect(ABC):
+    """One database family's behaviour. Stateless: one instance serves every engine."""
+
+    #: The name used in URLs, source sub-directories and messages.
+    name: ClassVar[str]
+    #: DDL runs inside a transaction and rolls back with it (PostgreSQL, SQLite; not MySQL).
+    transactional_ddl: ClassVar[bool]
+    #: sqlglot's name for the dialect, used to split and parse statements.
+    sqlglot_name: ClassVar[str]
+
+    def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
+        """Keyword arguments for :func:`sqlalchemy.create_engine`. Called by ``Database``."""
+        return {}
+
+    def configure_engine(self, engine: Engine, *, lock_timeout: float) -> None:  # noqa: B027
+        """Attach event hooks to a new engine (no I/O). Called once by ``Database``."""
+
+    @abstractmethod
+    def migration_lock(
+        self,
+        engine: Engine,
+        url: DatabaseURL,
+        *,
+        table: str,
+        timeout: float,
+        on_wait: OnWait,
+    ) -> AbstractContextManager[None]:
+        """Hold the lock that lets one migration run at a time on this database.
+
+        Called by the migration runner around a whole run. Waits up to ``timeout`` seconds,
+        calling ``on_wait(holder)`` once if the lock is taken, then raises
+        :class:`~metadb.errors.LockTimeoutError`.
+        """
+
+    def begin_write(self, conn: Connection) -> AbstractContextManager[Any]:
+        """Open the transaction that one migration step runs in (SQLite: BEGIN IMMEDIATE)."""
+        return conn.begin()
+
+    @abstractmethod
+    def is_auth_failure(self, exc: BaseException) -> bool:
+        """Whether a driver error raised while connecting means bad credentials."""
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """Whether a driver error means a lock wait gave up."""
+        return False
+
+    @abstractmethod
+    def create_database(self, conn: Connection, name: str) -> None:
+        """Create a database on the server ``conn`` is connected to (tests, ``db init``)."""
+
+    @abstractmethod
+    def drop_database(self, conn: Connection, name: str) -> None:
+        """Drop a database if it exists, ending its sessions where the server needs that."""
+
+
+def whoami() -> str:
+    """``user@host``, recorded in the history table and shown to runs waiting for a lock."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name in some containers
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def client_label() -> str:
+    """How this process names itself to the server (PostgreSQL application_name)."""
+    return f"metadb {whoami()} pid {os.getpid()}"[:63]
+
+
+_REGISTRY: dict[str, Dialect] = {}
+
+
+def register(dialect: Dialect) -> Dialect:
+    _REGISTRY[dialect.name] = dialect
+    return dialect
+
+
+def dialect_for(name: str) -> Dialect:
+    """The dialect object for ``"sqlite"``, ``"postgresql"`` or ``"mysql"``."""
+    if not _REGISTRY:
+        # Imported here, not at module import, so importing metadb.db stays cheap.
+        from metadb.db import mysql, postgresql, sqlite  # noqa: F401
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"no dialect named {name!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def iter_dialects() -> Iterator[Dialect]:
+    dialect_for("sqlite")
+    yield from _REGISTRY.values()

@@ -1,0 +1,105 @@
+"""MySQL and MariaDB (PyMySQL): DDL commits implicitly; the lock is ``GET_LOCK``."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from metadb.db.dialect import Dialect, OnWait, register
+from metadb.db.locking import poll_lock
+from metadb.db.urls import DatabaseURL
+
+_ADVISORY_LOCK_SALT = 1486364155
+_ACCESS_DENIED = {1044, 1045, 1698}
+_LOCK_WAIT_TIMEOUT = 1205
+
+
+def lock_name(database: str, table: str) -> str:
+    """golang-migrate's MySQL lock name: ``GenerateAdvisoryLockId("db:table")``."""
+    return str((zlib.crc32(f"{database}:{table}".encode()) * _ADVISORY_LOCK_SALT) & 0xFFFFFFFF)
+
+
+class MysqlDialect(Dialect):
+    name = "mysql"
+    transactional_ddl = False
+    sqlglot_name = "mysql"
+
+    def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
+        return {
+            "pool_pre_ping": True,
+            "pool_recycle": 3600,
+            "connect_args": {"connect_timeout": 10},
+        }
+
+    @contextmanager
+    def migration_lock(
+        self,
+        engine: Engine,
+        url: DatabaseURL,
+        *,
+        table: str,
+        timeout: float,
+        on_wait: OnWait,
+    ) -> Iterator[None]:
+        # GET_LOCK belongs to the session, not to a transaction, so one connection holds it
+        # while the migration runs on another. Each poll waits up to 1 s on the server.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            database = conn.execute(text("SELECT DATABASE()")).scalar_one()
+            name = lock_name(database, table)
+
+            def try_acquire() -> bool:
+                got = conn.execute(text("SELECT GET_LOCK(:n, 1)"), {"n": name}).scalar()
+                return got == 1
+
+            poll_lock(
+                try_acquire,
+                lambda: self._holder(conn, name),
+                what=f"migration lock (MySQL GET_LOCK('{name}'))",
+                timeout=timeout,
+                on_wait=on_wait,
+            )
+            try:
+                yield
+            finally:
+                if not conn.invalidated:
+                    conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+
+    @staticmethod
+    def _holder(conn: Connection, name: str) -> str | None:
+        session = conn.execute(text("SELECT IS_USED_LOCK(:n)"), {"n": name}).scalar()
+        if session is None:
+            return None
+        row = conn.execute(
+            text("SELECT USER, HOST, TIME FROM information_schema.PROCESSLIST WHERE ID = :id"),
+            {"id": session},
+        ).first()
+        if row is None:
+            return f"connection {session}"
+        return f"connection {session} (user {row.USER} from {row.HOST}, {row.TIME}s in its state)"
+
+    def is_auth_failure(self, exc: BaseException) -> bool:
+        return _error_code(exc) in _ACCESS_DENIED
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        return _error_code(exc) == _LOCK_WAIT_TIMEOUT
+
+    def create_database(self, conn: Connection, name: str) -> None:
+        conn.exec_driver_sql(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+
+    def drop_database(self, conn: Connection, name: str) -> None:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _error_code(exc: BaseException) -> int | None:
+    """PyMySQL errors carry the server's error number as their first argument."""
+    args: tuple[object, ...] = exc.args
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+register(MysqlDialect())

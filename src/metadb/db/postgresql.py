@@ -1,0 +1,115 @@
+"""PostgreSQL (psycopg 3): transactional DDL and an advisory lock held by an idle connection."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from metadb.db.dialect import Dialect, OnWait, client_label, register
+from metadb.db.locking import poll_lock
+from metadb.db.urls import DatabaseURL
+
+# golang-migrate's salt; using its key derivation makes metadb and golang-migrate exclude
+# each other when both point at the same version table.
+_ADVISORY_LOCK_SALT = 1486364155
+
+
+def advisory_lock_id(database: str, schema: str, table: str) -> int:
+    """golang-migrate's ``GenerateAdvisoryLockId(database, schema, table)``."""
+    joined = "\x00".join([schema, table, database]).encode()
+    return (zlib.crc32(joined) * _ADVISORY_LOCK_SALT) & 0xFFFFFFFF
+
+
+class PostgresqlDialect(Dialect):
+    name = "postgresql"
+    transactional_ddl = True
+    sqlglot_name = "postgres"
+
+    def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
+        return {
+            "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": 10, "application_name": client_label()},
+        }
+
+    @contextmanager
+    def migration_lock(
+        self,
+        engine: Engine,
+        url: DatabaseURL,
+        *,
+        table: str,
+        timeout: float,
+        on_wait: OnWait,
+    ) -> Iterator[None]:
+        # The lock lives on its own connection, idle outside any transaction, so a
+        # CREATE INDEX CONCURRENTLY in the migration (which waits for every open transaction)
+        # cannot deadlock against it. pg_try_advisory_lock is polled because
+        # pg_advisory_lock would wait forever.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            database, schema = conn.execute(
+                text("SELECT current_database(), current_schema()")
+            ).one()
+            key = advisory_lock_id(database, schema, table)
+
+            def try_acquire() -> bool:
+                return bool(
+                    conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+                )
+
+            poll_lock(
+                try_acquire,
+                lambda: self._holder(conn, key),
+                what=f"migration lock (PostgreSQL advisory lock {key})",
+                timeout=timeout,
+                on_wait=on_wait,
+            )
+            try:
+                yield
+            finally:
+                if not conn.invalidated:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+    @staticmethod
+    def _holder(conn: Connection, key: int) -> str | None:
+        row = conn.execute(
+            text(
+                "SELECT a.pid, a.usename, a.application_name, a.client_addr, a.backend_start "
+                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 "
+                "AND l.objid::bigint = :k AND l.objsubid = 1"
+            ),
+            {"k": key},
+        ).first()
+        if row is None:
+            return None
+        app = f" '{row.application_name}'" if row.application_name else ""
+        return (
+            f"server pid {row.pid} (user {row.usename}{app} from {row.client_addr or 'local'}, "
+            f"connected since {row.backend_start:%Y-%m-%d %H:%M:%S})"
+        )
+
+    def is_auth_failure(self, exc: BaseException) -> bool:
+        message = str(exc)
+        return "password authentication failed" in message or (
+            "role" in message and "does not exist" in message
+        )
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        return getattr(exc, "sqlstate", None) == "55P03"  # lock_not_available
+
+    def create_database(self, conn: Connection, name: str) -> None:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            f'CREATE DATABASE "{name}"'
+        )
+
+    def drop_database(self, conn: Connection, name: str) -> None:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
+
+
+register(PostgresqlDialect())

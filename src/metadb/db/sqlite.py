@@ -1,0 +1,127 @@
+"""SQLite (the standard library's sqlite3): WAL, BEGIN IMMEDIATE, and a lock file for runs.
+
+pysqlite's own transaction handling is switched off (``isolation_level = None``) and metadb
+emits ``BEGIN`` itself, as SQLAlchemy's documentation recommends, so that DDL is transactional
+and a migration step can take the write lock up front with ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+
+from metadb.db.dialect import Dialect, OnWait, client_label, register
+from metadb.db.locking import poll_lock
+from metadb.db.urls import DatabaseURL
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are then serialised by BEGIN IMMEDIATE alone
+    fcntl = None  # type: ignore[assignment]
+
+#: Execution option that makes the next transaction BEGIN IMMEDIATE (take the write lock now).
+WRITE_OPTION = "metadb_sqlite_write"
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+    transactional_ddl = True
+    sqlglot_name = "sqlite"
+
+    def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
+        # sqlite3's timeout is the busy timeout: how long a writer waits for another writer.
+        return {"connect_args": {"timeout": lock_timeout, "check_same_thread": False}}
+
+    def configure_engine(self, engine: Engine, *, lock_timeout: float) -> None:
+        memory = engine.url.database in (None, "", ":memory:")
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            if not memory:
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            options = conn.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return  # each statement commits on its own
+            immediate = options.get(WRITE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def begin_write(self, conn: Connection) -> Any:
+        return conn.execution_options(**{WRITE_OPTION: True}).begin()
+
+    @contextmanager
+    def migration_lock(
+        self,
+        engine: Engine,
+        url: DatabaseURL,
+        *,
+        table: str,
+        timeout: float,
+        on_wait: OnWait,
+    ) -> Iterator[None]:
+        # Each migration step already runs under BEGIN IMMEDIATE with the version re-read inside,
+        # which alone keeps concurrent runs correct. The lock file beside the database adds what
+        # SQLite cannot say: who is migrating, and a whole run at a time (non-transactional files).
+        path = url.database
+        if path is None or fcntl is None:
+            with nullcontext():
+                yield
+            return
+        lock_path = Path(f"{path}.metadb-lock")
+        with open(lock_path, "a+") as handle:
+
+            def try_acquire() -> bool:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return False
+                return True
+
+            def holder() -> str | None:
+                handle.seek(0)
+                return handle.read().strip() or None
+
+            poll_lock(
+                try_acquire,
+                holder,
+                what=f"migration lock ({lock_path})",
+                timeout=timeout,
+                on_wait=on_wait,
+            )
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{client_label()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+                handle.flush()
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+                handle.flush()
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def is_auth_failure(self, exc: BaseException) -> bool:
+        return False
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        return "database is locked" in str(exc)
+
+    def create_database(self, conn: Connection, name: str) -> None:
+        Path(name).touch()
+
+    def drop_database(self, conn: Connection, name: str) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal", ".metadb-lock"):
+            if os.path.exists(name + suffix):
+                os.remove(name + suffix)
+
+
+register(SqliteDialect())

@@ -1,0 +1,340 @@
+"""Every exception metadb raises on purpose.
+
+Errors carry their facts as attributes and build their message in ``__init__``: what happened,
+where (file, line, statement, table), and the next step. Third-party errors (SQLAlchemy, the
+drivers, sqlglot) are translated into these at one seam each and never leak; the original is
+kept as ``__cause__``.
+
+    MetadbError
+    ├── ConfigError                    bad settings or arguments (exit 2)
+    │   └── UnsupportedDatabaseError   a URL or DSN metadb cannot use
+    ├── DatabaseError                  talking to the database failed (exit 1)
+    │   ├── DatabaseUnreachableError   no connection: server down, wrong host or port
+    │   ├── AuthenticationError        the server refused the credentials
+    │   └── StatementError             a statement the database rejected outside a migration
+    └── MigrationError
+        ├── SourceError                the migration files are malformed (exit 1); nothing ran
+        ├── MigrationFailedError       a statement failed while migrating (exit 1)
+        ├── DirtyDatabaseError         an earlier run failed mid-way (exit 3)
+        ├── ChangedMigrationError      an applied migration's file changed (exit 3)
+        ├── MissingMigrationError      the database is at a version the source lacks (exit 3)
+        ├── VersionNotFoundError       a requested version is not in the source (exit 1)
+        ├── NothingToResumeError       ``resume`` found no failed run to continue (exit 1)
+        ├── IrreversibleMigrationError a down step has no down file (exit 1)
+        └── LockTimeoutError           another run held the migration lock too long (exit 4)
+
+Exit codes are assigned in one table, :data:`metadb.cli.exitcodes.EXIT_CODES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = [
+    "AuthenticationError",
+    "ChangedMigrationError",
+    "ConfigError",
+    "DatabaseError",
+    "DatabaseUnreachableError",
+    "DirtyDatabaseError",
+    "IrreversibleMigrationError",
+    "LockTimeoutError",
+    "MetadbError",
+    "MigrationError",
+    "MigrationFailedError",
+    "MissingMigrationError",
+    "NothingToResumeError",
+    "SourceError",
+    "StatementError",
+    "UnsupportedDatabaseError",
+    "VersionNotFoundError",
+]
+
+
+class MetadbError(Exception):
+    """Base of every error metadb raises on purpose."""
+
+    #: Machine-readable name, used by ``--json`` output and the REST API.
+    code: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(MetadbError):
+    """Settings or arguments that cannot work; fix the invocation."""
+
+    code = "config"
+
+
+class UnsupportedDatabaseError(ConfigError):
+    """A database URL or DSN metadb cannot use."""
+
+    code = "unsupported_database"
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"cannot use database {url!r}: {reason}. Supported: sqlite:///PATH, "
+            "postgresql://USER:PASSWORD@HOST:PORT/DB (or postgres://), "
+            "mysql://USER:PASSWORD@HOST:PORT/DB, a Go MySQL DSN such as "
+            "USER:PASSWORD@tcp(HOST:PORT)/DB with --database-type mysql, or a libpq "
+            "'host=... dbname=...' string with --database-type postgresql"
+        )
+
+
+class DatabaseError(MetadbError):
+    """Talking to the database failed."""
+
+    code = "database"
+
+
+class DatabaseUnreachableError(DatabaseError):
+    """No connection could be made."""
+
+    code = "unreachable"
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(
+            f"cannot connect to {url}: {detail}. Check that the server is running and that "
+            "the host, port and database name are right; nothing was changed"
+        )
+
+
+class AuthenticationError(DatabaseError):
+    """The server refused the user name or password."""
+
+    code = "authentication"
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(
+            f"the server at {url} refused the credentials: {detail}. Check the user name and "
+            "password in the database URL; nothing was changed"
+        )
+
+
+class StatementError(DatabaseError):
+    """The database rejected a statement metadb issued outside a migration file."""
+
+    code = "statement"
+
+
+class MigrationError(MetadbError):
+    """Base of the migration engine's errors."""
+
+    code = "migration"
+
+
+class SourceError(MigrationError):
+    """The migration source is malformed. Raised before anything runs."""
+
+    code = "bad_source"
+
+    def __init__(self, path: Path | str, problem: str, *, hint: str | None = None) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.hint = hint
+        message = f"{self.path}: {problem}"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message + "; nothing was run")
+
+
+class MigrationFailedError(MigrationError):
+    """A statement of a migration failed.
+
+    ``dirty`` says whether the database was left part-way (MySQL, or a file that opted out of
+    its transaction): then ``metadb migrate resume`` continues at ``statement_index``.
+    """
+
+    code = "migration_failed"
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        version: int,
+        direction: str,
+        statement_index: int,
+        statements_total: int,
+        line: int,
+        statement: str,
+        server_error: str,
+        dirty: bool,
+        version_now: int | None,
+    ) -> None:
+        self.path = path
+        self.version = version
+        self.direction = direction
+        self.statement_index = statement_index
+        self.statements_total = statements_total
+        self.line = line
+        self.statement = statement
+        self.server_error = server_error
+        self.dirty = dirty
+        self.version_now = version_now
+        where = (
+            f"{path}:{line}: statement {statement_index + 1} of {statements_total} "
+            f"failed while migrating {direction}"
+        )
+        text = _shorten(statement)
+        if dirty:
+            nxt = (
+                f"{statement_index} statement(s) of this file were applied and the database is "
+                f"marked dirty at version {version_now}. Fix the cause, then run "
+                "'metadb migrate resume' to continue at the failed statement (or repair by hand "
+                f"and run 'metadb migrate force VERSION')"
+            )
+        else:
+            now = "no version" if version_now is None else f"version {version_now}"
+            nxt = (
+                f"The migration's transaction was rolled back: the database is still at {now} "
+                "and not dirty. Fix the file or the data and run the command again"
+            )
+        super().__init__(f"{where}\n  {text}\n  server said: {server_error}\n{nxt}")
+
+
+class DirtyDatabaseError(MigrationError):
+    """An earlier run failed part-way and left the version marked dirty."""
+
+    code = "dirty"
+
+    def __init__(
+        self,
+        *,
+        version: int | None,
+        path: str | None,
+        statement_index: int | None,
+        statement: str | None,
+        error: str | None,
+        resumable: bool,
+    ) -> None:
+        self.version = version
+        self.path = path
+        self.statement_index = statement_index
+        self.statement = statement
+        self.error = error
+        self.resumable = resumable
+        msg = f"the database is dirty at version {version}: an earlier migration failed part-way"
+        if path is not None:
+            msg += f" in {path}"
+        if statement_index is not None:
+            msg += f" at statement {statement_index + 1}"
+        if statement:
+            msg += f"\n  {_shorten(statement)}"
+        if error:
+            msg += f"\n  server said: {error}"
+        if resumable:
+            msg += (
+                "\nFix the cause, then run 'metadb migrate resume' to continue at that statement. "
+                "If you repaired the schema by hand instead, run 'metadb migrate force "
+                f"{version}' (the version whose migration is now complete)"
+            )
+        else:
+            msg += (
+                "\nmetadb has no record of which statements ran (the failure happened outside "
+                "metadb, for example under golang-migrate). Check the schema by hand, then run "
+                "'metadb migrate force VERSION' with the last version that is fully applied"
+            )
+        super().__init__(msg)
+
+
+class ChangedMigrationError(MigrationError):
+    """Files of applied migrations differ from what was applied."""
+
+    code = "changed"
+
+    def __init__(self, changed: Sequence[tuple[int, str]]) -> None:
+        self.changed = list(changed)
+        names = ", ".join(f"{path} (version {version})" for version, path in self.changed)
+        super().__init__(
+            f"applied migration files changed since they ran: {names}. Applied migrations must "
+            "not be edited: restore the files and put the change in a new migration, or pass "
+            "--allow-changed to go ahead anyway"
+        )
+
+
+class MissingMigrationError(MigrationError):
+    """The database is at a version that the source has no file for."""
+
+    code = "missing"
+
+    def __init__(self, version: int, source: str) -> None:
+        self.version = version
+        self.source = source
+        super().__init__(
+            f"the database is at version {version} but {source} has no migration with that "
+            "version. Point --source at the directory the database was migrated from, or run "
+            "'metadb migrate force VERSION' with a version the source has"
+        )
+
+
+class VersionNotFoundError(MigrationError):
+    """A version asked for (goto, force) is not in the source."""
+
+    code = "version_not_found"
+
+    def __init__(self, version: int, source: str, available: Sequence[int]) -> None:
+        self.version = version
+        self.source = source
+        self.available = list(available)
+        shown = ", ".join(str(v) for v in self.available[-10:]) or "none"
+        super().__init__(
+            f"{source} has no migration with version {version} (its newest versions: {shown})"
+        )
+
+
+class NothingToResumeError(MigrationError):
+    """``resume`` was asked for but no failed migration is waiting."""
+
+    code = "nothing_to_resume"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"nothing to resume: {reason}")
+
+
+class IrreversibleMigrationError(MigrationError):
+    """A down step reached a migration that has no down file."""
+
+    code = "irreversible"
+
+    def __init__(self, version: int, path: str) -> None:
+        self.version = version
+        self.path = path
+        super().__init__(
+            f"migration {version} ({path}) is marked irreversible and has no down migration; "
+            "nothing was changed. Restore from a backup, or write a down file and remove the "
+            "irreversible marker"
+        )
+
+
+class LockTimeoutError(MigrationError):
+    """Another run held the migration lock longer than the timeout."""
+
+    code = "lock_timeout"
+
+    def __init__(self, *, what: str, timeout: float, holder: str | None) -> None:
+        self.what = what
+        self.timeout = timeout
+        self.holder = holder
+        held = f"held by {holder}" if holder else "held by another connection"
+        super().__init__(
+            f"gave up waiting for the {what} after {timeout:g}s ({held}); nothing was changed. "
+            "Wait for the other run to finish and try again, or raise --lock-timeout"
+        )
+
+
+def _shorten(statement: str, limit: int = 300) -> str:
+    flat = " ".join(statement.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

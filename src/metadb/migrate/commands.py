@@ -1,0 +1,377 @@
+"""One function per ``metadb migrate`` command. The CLI only parses arguments and calls these.
+
+Example::
+
+    from metadb import migrate
+
+    config = migrate.MigrateConfig(database="postgresql://app@db/metadb", source="migrations")
+    report = migrate.up(config)
+    print(report.version_after, [step.version for step in report.steps])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+
+from metadb.config import DEFAULT_DATABASE_URL, Settings
+from metadb.db.database import DEFAULT_LOCK_TIMEOUT, Database
+from metadb.db.urls import DatabaseURL
+from metadb.errors import ConfigError
+from metadb.migrate.reporter import Reporter
+from metadb.migrate.runner import MigrationRunner, StepResult
+from metadb.migrate.source import DIALECT_DIRS, PYTHON_FILE, SQL_FILE, load_source
+from metadb.migrate.tables import HistoryRow, VersionState
+
+
+@dataclass(frozen=True)
+class MigrateConfig:
+    """Where to migrate and from what. Building one does no I/O."""
+
+    database: str | DatabaseURL = DEFAULT_DATABASE_URL
+    database_type: str | None = None
+    #: Directory of migrations; None means metadb's bundled schema.
+    source: str | Path | None = None
+    #: golang-migrate's version table; None means the URL's x-migrations-table or the default.
+    table: str | None = None
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    reporter: Reporter | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> MigrateConfig:
+        """Defaults from :class:`metadb.config.Settings`; ``None`` overrides are ignored."""
+        base = cls(
+            database=settings.database_url,
+            database_type=settings.database_type,
+            table=settings.migrations_table,
+            lock_timeout=settings.lock_timeout,
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What ``up``, ``down``, ``goto`` and ``resume`` did."""
+
+    version_before: int | None
+    version_after: int | None
+    steps: list[StepResult]
+    pending: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "steps": [s.as_dict() for s in self.steps]}
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    version: int
+    name: str
+    state: str  # applied | pending | changed
+    path: str
+    checksum: str
+    recorded_checksum: str | None
+
+
+@dataclass(frozen=True)
+class Status:
+    database: str
+    source: str
+    version: int | None
+    dirty: bool
+    migrations: list[MigrationStatus]
+    missing: list[int]
+    problem: str | None = None
+
+    @property
+    def pending(self) -> list[int]:
+        return [m.version for m in self.migrations if m.state == "pending"]
+
+    @property
+    def changed(self) -> list[int]:
+        return [m.version for m in self.migrations if m.state == "changed"]
+
+    @property
+    def needs_attention(self) -> bool:
+        """Dirty, changed files, or missing files: what ``up`` would refuse."""
+        return self.dirty or bool(self.changed) or bool(self.missing)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            pending=self.pending, changed=self.changed, needs_attention=self.needs_attention
+        )
+        return data
+
+
+@dataclass(frozen=True)
+class PlannedStatement:
+    line: int
+    sql: str
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    version: int
+    name: str
+    path: str
+    transactional: bool
+    statements: list[PlannedStatement] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Plan:
+    version: int | None
+    steps: list[PlannedStep]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextmanager
+def _runner(config: MigrateConfig) -> Iterator[MigrationRunner]:
+    db = Database.from_url(
+        config.database, database_type=config.database_type, lock_timeout=config.lock_timeout
+    )
+    source = load_source(config.source, db.url.dialect)
+    table = config.table or db.url.migrations_table or "schema_migrations"
+    try:
+        yield MigrationRunner(db, source, table=table, reporter=config.reporter)
+    except DBAPIError as exc:
+        # Statements metadb issues itself (version and history tables) failing.
+        raise db.translate_statement_error(exc, doing="reading or writing the version") from exc
+    finally:
+        db.dispose()
+
+
+def _report(runner: MigrationRunner, before: VersionState, steps: list[StepResult]) -> RunReport:
+    with runner.db.connect() as conn:
+        after = runner.versions.read(conn)
+    return RunReport(before.version, after.version, steps, len(runner.source.after(after.version)))
+
+
+def _state(runner: MigrationRunner) -> VersionState:
+    with runner.db.connect() as conn:
+        return runner.versions.read(conn)
+
+
+def up(
+    config: MigrateConfig, steps: int | None = None, *, allow_changed: bool = False
+) -> RunReport:
+    """Apply all pending migrations, or the next ``steps``.
+
+    Raises:
+        DirtyDatabaseError, ChangedMigrationError, MissingMigrationError: needs attention first.
+        MigrationFailedError: a statement failed (the message says what to do next).
+        LockTimeoutError: another run held the lock past ``config.lock_timeout``.
+        SourceError, DatabaseUnreachableError, AuthenticationError: nothing was run.
+    """
+    with _runner(config) as runner:
+        before = _state(runner)
+        return _report(runner, before, runner.up(steps, allow_changed=allow_changed))
+
+
+def down(config: MigrateConfig, steps: int | None = 1) -> RunReport:
+    """Revert the newest ``steps`` applied migrations (all of them for None).
+
+    Raises:
+        IrreversibleMigrationError: a migration on the way has no down file.
+        and the errors of :func:`up`.
+    """
+    with _runner(config) as runner:
+        before = _state(runner)
+        return _report(runner, before, runner.down(steps))
+
+
+def goto(config: MigrateConfig, version: int, *, allow_changed: bool = False) -> RunReport:
+    """Migrate up or down to ``version``.
+
+    Raises:
+        VersionNotFoundError: the source has no such version; and the errors of :func:`up`.
+    """
+    with _runner(config) as runner:
+        before = _state(runner)
+        return _report(runner, before, runner.goto(version, allow_changed=allow_changed))
+
+
+def resume(config: MigrateConfig) -> RunReport:
+    """Continue the migration that failed part-way, at its failed statement.
+
+    Raises:
+        NothingToResumeError: the database is not dirty or metadb has no record of the run.
+        ChangedMigrationError: a statement that already ran was edited since.
+    """
+    with _runner(config) as runner:
+        before = _state(runner)
+        return _report(runner, before, [runner.resume()])
+
+
+def force(config: MigrateConfig, version: int) -> VersionState:
+    """Set the version and clear the dirty flag without running anything (manual repair)."""
+    with _runner(config) as runner:
+        return runner.force(version)
+
+
+def version(config: MigrateConfig) -> VersionState:
+    """The database's version and dirty flag (``VersionState(None, False)`` when unmigrated)."""
+    with _runner(config) as runner:
+        return _state(runner)
+
+
+def history(config: MigrateConfig, *, limit: int = 50) -> list[HistoryRow]:
+    """The newest ``limit`` rows of the migration history."""
+    with _runner(config) as runner, runner.db.connect() as conn:
+        return runner.history.rows(conn, limit=limit)
+
+
+def status(config: MigrateConfig) -> Status:
+    """Applied, pending, changed and missing migrations, and the dirty state. Changes nothing."""
+    with _runner(config) as runner, runner.db.connect() as conn:
+        state = runner.versions.read(conn)
+        recorded = runner.history.applied_checksums(conn)
+        problem = str(runner.dirty_error(conn, state)) if state.dirty else None
+    applied_versions = {m.version for m in runner.source.at_or_below(state.version)}
+    changed = {v for v, _ in runner.changed_files(state, recorded)}
+    rows = []
+    for m in runner.source:
+        state_name = "pending"
+        if m.version in applied_versions:
+            state_name = "changed" if m.version in changed else "applied"
+        rows.append(
+            MigrationStatus(
+                m.version,
+                m.name,
+                state_name,
+                str(m.up.path),
+                m.up.checksum,
+                recorded.get(m.version),
+            )
+        )
+    missing = sorted(
+        v
+        for v in set(recorded) | ({state.version} if state.version is not None else set())
+        if runner.source.get(v) is None and (state.version is not None and v <= state.version)
+    )
+    return Status(
+        runner.db.url.masked(),
+        runner.source.location,
+        state.version,
+        state.dirty,
+        rows,
+        missing,
+        problem,
+    )
+
+
+def plan(config: MigrateConfig, steps: int | None = None, *, allow_changed: bool = False) -> Plan:
+    """The SQL that :func:`up` would run, without running it or taking the lock.
+
+    Raises:
+        DirtyDatabaseError, ChangedMigrationError, MissingMigrationError: as :func:`up` would.
+    """
+    with _runner(config) as runner:
+        state = runner.check_applied(allow_changed=allow_changed)
+        pending = runner.source.after(state.version)
+        if steps is not None:
+            pending = pending[:steps]
+        planned = []
+        for m in pending:
+            statements = [
+                PlannedStatement(line=m.up.statement_at(i)[1], sql=m.up.statement_at(i)[0])
+                for i in range(m.up.statement_count)
+            ]
+            transactional = m.up.transactional and runner.db.dialect.transactional_ddl
+            planned.append(
+                PlannedStep(m.version, m.name, str(m.up.path), transactional, statements)
+            )
+        return Plan(state.version, planned)
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def create(
+    source: str | Path, name: str, *, timestamp: bool = False, python: bool = False
+) -> list[Path]:
+    """Write the files of a new migration: up and down SQL files (or one Python file) in each
+    dialect directory of ``source`` (or in ``source`` itself when it has none).
+
+    The version is the next sequence number, padded like the existing files (default 6 digits),
+    or the UTC time as YYYYMMDDHHMMSS with ``timestamp``.
+
+    Raises:
+        ConfigError: the name has no letters or digits, or a file would be overwritten.
+    """
+    slug = _SLUG.sub("_", name.lower()).strip("_")
+    if not slug:
+        raise ConfigError(f"migration name {name!r} has no letters or digits")
+    root = Path(source)
+    directories = [root / d for d in DIALECT_DIRS if (root / d).is_dir()] or [root]
+    if timestamp:
+        version = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    else:
+        digits = [
+            match.group(1)
+            for d in directories
+            if d.is_dir()
+            for p in d.iterdir()
+            if (match := SQL_FILE.match(p.name) or PYTHON_FILE.match(p.name))
+        ]
+        width = max((len(d) for d in digits), default=6)
+        version = str(max((int(d) for d in digits), default=0) + 1).zfill(width)
+    stem = f"{version}_{slug}"
+    targets: list[tuple[Path, str]] = []
+    for directory in directories:
+        if python:
+            targets.append((directory / f"{stem}.py", _PYTHON_TEMPLATE.format(name=name)))
+        else:
+            for direction in ("up", "down"):
+                header = f"-- {name} ({direction}, {directory.name})\n"
+                targets.append((directory / f"{stem}.{direction}.sql", header))
+    for path, _ in targets:
+        if path.exists():
+            raise ConfigError(f"{path} already exists; nothing was written")
+    root.mkdir(parents=True, exist_ok=True)
+    for path, body in targets:
+        path.write_text(body, encoding="utf-8")
+    return [path for path, _ in targets]
+
+
+_PYTHON_TEMPLATE = '''"""{name}"""
+
+from sqlalchemy import Connection, text
+
+
+def up(connection: Connection) -> None:
+    connection.execute(text("SELECT 1"))
+
+
+def down(connection: Connection) -> None:
+    connection.execute(text("SELECT 1"))
+'''
+
+__all__ = [
+    "MigrateConfig",
+    "MigrationStatus",
+    "Plan",
+    "PlannedStatement",
+    "PlannedStep",
+    "RunReport",
+    "Status",
+    "create",
+    "down",
+    "force",
+    "goto",
+    "history",
+    "plan",
+    "resume",
+    "status",
+    "up",
+    "version",
+]

@@ -1,0 +1,1 @@
+DROP TABLE metadb_instance;
