@@ -187,8 +187,7 @@ class _Splitter:
             self.out.append(Statement(self.sql[start:end], self._line_at(start)))
 
     def _check_delimiter(self, tok: Token) -> None:
-        line_start = self.sql.rfind("\n", 0, tok.start) + 1
-        if _word(tok) == "DELIMITER" and not self.sql[line_start : tok.start].strip():
+        if _word(tok) == "DELIMITER":
             raise SqlSyntaxError(
                 _line_of(self.sql, tok.start),
                 "DELIMITER is a command of the mysql command-line client, not SQL. metadb splits "
@@ -266,8 +265,16 @@ class _Splitter:
 
 
 def _close(stack: list[tuple[str, int]], suffix: str) -> None:
-    """Close the innermost block END (or END IF, END LOOP, ...) can close, and any inside it."""
+    """Close what END (suffix "") or END IF/LOOP/WHILE/REPEAT/CASE ends, with what it encloses.
+
+    An END never reaches past an open BEGIN or CASE: an IF we failed to see open (say a handler's
+    action) then leaves the stack alone, and an IF wrongly seen open is dropped by the next END.
+    """
     targets = (suffix,) if suffix else ("BEGIN", "CASE")
-    if any(keyword in targets for keyword, _ in stack):
-        while stack and stack.pop()[0] not in targets:
-            pass
+    for depth in range(len(stack) - 1, -1, -1):
+        keyword = stack[depth][0]
+        if keyword in targets:
+            del stack[depth:]
+            return
+        if keyword in ("BEGIN", "CASE"):
+            return
