@@ -175,16 +175,19 @@ def test_if_not_exists_and_the_if_function_do_not_open_blocks() -> None:
         "  SET NEW.b = IF(NEW.a > 0, 'pos', 'neg');\n"
         "CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC RETURN IF(x > 0, x * 2, 0);\n"
         "CREATE PROCEDURE IF NOT EXISTS p() SELECT 1;\n"
+        "CREATE FUNCTION pad(n INT) RETURNS TEXT DETERMINISTIC RETURN REPEAT('x', n);\n"
+        "CREATE TRIGGER t2 BEFORE INSERT ON t FOR EACH ROW\n"
+        "  SET NEW.c = IF(NEW.a, 1, 2) + CASE WHEN NEW.b THEN 1 ELSE 0 END;\n"
         "SELECT 2;"
     )
 
-    assert [line for line, _ in split(sql, "mysql")] == [1, 3, 4, 5]
+    assert [line for line, _ in split(sql, "mysql")] == [1, 3, 4, 5, 6, 8]
 
 
 def test_mysql_trigger_whose_whole_body_is_an_if_with_nested_ifs_is_one_statement() -> None:
     trigger = (
         "CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW\n"
-        "IF NEW.a > 0 THEN\n"
+        "IF (CASE WHEN NEW.a > 0 THEN 1 ELSE 0 END) = 1 THEN\n"
         "  IF NEW.b THEN SET NEW.c = 1; END IF;\n"
         "  SET NEW.d = IF(NEW.a > 5, 1, 0);\n"
         "ELSE\n"
@@ -234,11 +237,16 @@ def test_an_if_the_splitter_cannot_see_open_does_not_end_the_procedure_early() -
 
 @pytest.mark.parametrize("dialect", ALL_DIALECTS)
 def test_columns_named_like_block_keywords_do_not_open_blocks(dialect: str) -> None:
-    sql = "CREATE TABLE shifts (event VARCHAR(20), begin VARCHAR(20));\nSELECT 1;"
+    sql = (
+        "CREATE TABLE shifts (event VARCHAR(20), begin VARCHAR(20));\n"
+        "SELECT event, begin FROM shifts;\n"
+        "SELECT 1;"
+    )
 
     assert split(sql, dialect) == [
         (1, "CREATE TABLE shifts (event VARCHAR(20), begin VARCHAR(20))"),
-        (2, "SELECT 1"),
+        (2, "SELECT event, begin FROM shifts"),
+        (3, "SELECT 1"),
     ]
 
 
@@ -333,13 +341,14 @@ def test_delimiter_lines_are_rejected_with_advice() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["SELECT 1;\n\n  delimiter $$\n", "SELECT 1;\n-- x\n\nDELIMITER ;;"]
+    ("sql", "line"),
+    [("SELECT 1;\n\n  delimiter $$\n", 3), ("SELECT 1;\n-- x\n\nDELIMITER ;;", 4)],
 )
-def test_delimiter_after_other_statements_is_rejected_on_its_line(text: str) -> None:
+def test_delimiter_after_other_statements_is_rejected_on_its_line(sql: str, line: int) -> None:
     with pytest.raises(SqlSyntaxError, match="DELIMITER is a command of the mysql") as caught:
-        split_statements(text, "mysql")
+        split_statements(sql, "mysql")
 
-    assert caught.value.line == 3 + text.count("-- x")
+    assert caught.value.line == line
 
 
 def test_a_column_named_delimiter_is_not_mistaken_for_the_client_command() -> None:
@@ -357,6 +366,35 @@ def test_unterminated_string_is_rejected_with_the_line_it_starts_on(dialect: str
 
     assert caught.value.line == 3
     assert caught.value.problem == "unterminated string literal starting \"'oops;\": no closing '"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "quote", "what"),
+    [
+        ("mysql", "`", "quoted identifier"),
+        ("postgresql", '"', "quoted identifier"),
+        ("sqlite", '"', "quoted identifier"),
+        ("mysql", '"', "string literal"),
+    ],
+)
+def test_unterminated_quoted_name_is_rejected_with_its_line(
+    dialect: str, quote: str, what: str
+) -> None:
+    with pytest.raises(SqlSyntaxError) as caught:
+        split_statements(f"SELECT 1;\n\nSELECT {quote}odd;\nname FROM t;", dialect)
+
+    assert caught.value.line == 3
+    assert caught.value.problem == f"unterminated {what} starting '{quote}odd;': no closing {quote}"
+
+
+def test_a_literal_sqlglot_cannot_read_is_rejected_with_its_line() -> None:
+    with pytest.raises(SqlSyntaxError) as caught:
+        split_statements("SELECT 1;\nSELECT x'zz';", "sqlite")
+
+    assert (caught.value.line, caught.value.problem) == (
+        2,
+        "cannot tokenize the SQL starting \"x'zz';\"",
+    )
 
 
 def test_unterminated_dollar_quote_is_rejected_with_its_line() -> None:
@@ -430,12 +468,12 @@ def test_statement_text_is_exactly_as_written_with_inner_comments(dialect: str) 
 
 def test_client_commands_keep_their_full_text() -> None:
     # sqlglot reads a command's arguments as one token; its reported offsets are unreliable.
-    sql = "CALL refresh('a;b', 2)  ;\n  REPLACE INTO t VALUES (1);\nCALL last(3) -- done\n"
+    sql = "CALL refresh('a;b', 2)  ;\n  REPLACE INTO t VALUES (1) -- why\n;\nCALL last(3) -- done\n"
 
     assert split(sql, "mysql") == [
         (1, "CALL refresh('a;b', 2)"),
         (2, "REPLACE INTO t VALUES (1)"),
-        (3, "CALL last(3) -- done"),
+        (4, "CALL last(3)"),
     ]
 
 

@@ -307,3 +307,38 @@ def create(
     else:
         for path in paths:
             out.say(f"created {path}")
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many rows.", min=1)] = 20,
+    database: Database = None,
+    database_type: DatabaseType = None,
+    table: TableName = None,
+    json: Json = False,
+) -> None:
+    """Show the newest applications of migrations: who ran what, when, and how it ended."""
+    out, config, _ = _setup(
+        ctx, database=database, database_type=database_type, source=None, table=table,
+        lock_timeout=None, json=json,
+    )  # fmt: skip
+    rows = out.run(lambda: migrate.history(config, limit=limit))
+    if out.json:
+        out.emit_json([row.as_dict() for row in rows])
+        return
+    table_ = Table()
+    for column in ("started", "version", "direction", "status", "statements", "ms", "by"):
+        table_.add_column(column)
+    for row in rows:
+        style = {"succeeded": "green", "running": "yellow"}.get(row.status, "bold red")
+        table_.add_row(
+            f"{row.started_at:%Y-%m-%d %H:%M:%S}",
+            f"{row.version} {row.name}",
+            row.direction,
+            f"[{style}]{row.status}[/]",
+            f"{row.statements_done}/{row.statements_total}",
+            "" if row.duration_ms is None else str(row.duration_ms),
+            row.applied_by,
+        )
+    stdout.print(table_)

@@ -15,6 +15,7 @@ two ways:
 from __future__ import annotations
 
 import importlib.util
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ from metadb.migrate.tables import (
     prefix_checksum,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -311,9 +314,9 @@ class MigrationRunner:
                     )
             except _StatementFailed as failed:
                 error = self.db.server_error(failed.cause)
-                with self.db.connect() as log, self.db.dialect.begin_write(log):
+                with self.db.connect() as book, self.db.dialect.begin_write(book):
                     self.history.record(
-                        log,
+                        book,
                         **self._row_values(file, file.direction, target),
                         status=HistoryTable.ROLLED_BACK,
                         started_at=started,
@@ -323,6 +326,7 @@ class MigrationRunner:
                         statements_total=total,
                         error=f"statement {failed.index + 1}: {error}",
                     )
+                log.error("%s statement %d failed: %s", file.path, failed.index + 1, error)
                 raise self._failure(file, failed, error, dirty=False, now=expected.version) from (
                     failed.cause
                 )
@@ -367,6 +371,7 @@ class MigrationRunner:
                     self.history.finish(
                         book, row, status=HistoryTable.FAILED, started_at=started, error=error
                     )
+                log.error("%s statement %d failed: %s", file.path, failed.index + 1, error)
                 raise self._failure(file, failed, error, dirty=True, now=target) from failed.cause
             with book.begin():
                 self.versions.write(book, target, dirty=False)
@@ -457,6 +462,15 @@ class MigrationRunner:
             transactional=transactional,
             version_after=target,
             resumed_at_statement=resumed_at,
+        )
+        log.info(
+            "migrated %s %s %s in %d ms (%d statements, now at version %s)",
+            file.direction,
+            file.version,
+            file.name,
+            result.duration_ms,
+            total,
+            target,
         )
         self.reporter.step_finished(file, result.duration_ms)
         return result

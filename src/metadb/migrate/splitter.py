@@ -18,19 +18,13 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlglot import Token, TokenType
+from sqlglot import Token, Tokenizer, TokenType
 from sqlglot.dialects import Dialect
 from sqlglot.errors import TokenError
 
 __all__ = ["SqlSyntaxError", "Statement", "split_statements"]
 
-_DIALECTS = {
-    "sqlite": "sqlite",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-}
+_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 _KINDS = frozenset({"TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"})
 # Words after CREATE that show the statement creates something without a body.
 _NOT_COMPOUND = frozenset({"BEGIN", "AS", "TABLE", "VIEW", "INDEX", "SCHEMA", "DATABASE"})
@@ -43,7 +37,10 @@ _HEADER_TOKENS = 12  # how far after CREATE the TRIGGER/PROCEDURE/... keyword ma
 
 @dataclass(frozen=True)
 class Statement:
-    """One statement of a migration file, exactly as written there."""
+    """One statement, as written from its first token to its last (inner comments kept).
+
+    ``line`` is the 1-based line of the file on which the statement starts.
+    """
 
     text: str
     line: int
@@ -59,16 +56,22 @@ class SqlSyntaxError(ValueError):
 
 
 def split_statements(sql: str, dialect: str) -> list[Statement]:
-    """Split ``sql`` into statements; ``dialect`` is "sqlite", "postgresql" or "mysql"."""
+    """Split ``sql`` into statements; ``dialect`` is "sqlite", "postgresql" or "mysql".
+
+    Comment-only pieces are dropped, but on MySQL a ``/*! ... */`` comment (which the server
+    runs, as in mysqldump output) is kept, alone or next to a statement. Raises
+    :class:`SqlSyntaxError` when the file cannot be split.
+    """
     name = _DIALECTS.get(dialect.lower())
     if name is None:
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected sqlite, postgresql or mysql")
-    tokenizer = Dialect.get_or_raise(name).tokenizer()
+    sqlglot_dialect = Dialect.get_or_raise(name)
+    tokenizer = sqlglot_dialect.tokenizer_class(dialect=sqlglot_dialect)
     try:
         tokens = tokenizer.tokenize(sql)
     except TokenError as exc:
-        raise _tokenize_error(sql, tokenizer.tokens, name == "mysql", exc) from exc
-    return _Splitter(sql, tokens, name == "mysql", frozenset(tokenizer.COMMANDS)).run()
+        raise _tokenize_error(sql, tokenizer.tokens, name == "mysql") from exc
+    return _Splitter(sql, tokens, name == "mysql", tokenizer).run()
 
 
 def _word(tok: Token) -> str:
@@ -104,33 +107,25 @@ def _line_of(sql: str, pos: int) -> int:
     return sql.count("\n", 0, pos) + 1
 
 
-def _tokenize_error(
-    sql: str, tokens: Sequence[Token], mysql: bool, exc: TokenError
-) -> SqlSyntaxError:
+def _tokenize_error(sql: str, tokens: Sequence[Token], mysql: bool) -> SqlSyntaxError:
     """Point at the literal or comment sqlglot could not finish (it starts after the last token)."""
     pos, _ = _trivia(sql, tokens[-1].end + 1 if tokens else 0, len(sql), mysql)
-    snippet = sql[pos : pos + 40].split("\n", 1)[0]
-    cause = str(exc.__cause__ or exc)
+    line, snippet = _line_of(sql, pos), sql[pos : pos + 40].split("\n", 1)[0]
     if snippet.startswith("/*"):
-        return SqlSyntaxError(_line_of(sql, pos), "unterminated /* comment: no closing */")
-    if not cause.startswith("Missing "):
-        return SqlSyntaxError(_line_of(sql, pos), f"cannot tokenize {snippet!r}: {cause}")
-    what = {
-        "$": "dollar-quoted string",
-        "`": "quoted identifier",
-        '"': "string" if mysql else "quoted identifier",
-    }.get(snippet[:1], "string literal")
-    closer = cause.split()[1]
-    return SqlSyntaxError(
-        _line_of(sql, pos), f"unterminated {what} starting {snippet!r}: no closing {closer}"
-    )
+        return SqlSyntaxError(line, "unterminated /* comment: no closing */")
+    if snippet[:1] == "$" and "$" in snippet[1:]:
+        what, closer = "dollar-quoted string", snippet[: snippet.index("$", 1) + 1]
+    elif snippet[:1] in ("'", '"', "`"):
+        quoted = snippet[0] == "`" or (snippet[0] == '"' and not mysql)
+        what, closer = ("quoted identifier" if quoted else "string literal"), snippet[0]
+    else:
+        return SqlSyntaxError(line, f"cannot tokenize the SQL starting {snippet!r}")
+    return SqlSyntaxError(line, f"unterminated {what} starting {snippet!r}: no closing {closer}")
 
 
 class _Splitter:
-    def __init__(
-        self, sql: str, tokens: list[Token], mysql: bool, commands: frozenset[TokenType]
-    ) -> None:
-        self.sql, self.tokens, self.mysql, self.commands = sql, tokens, mysql, commands
+    def __init__(self, sql: str, tokens: list[Token], mysql: bool, tokenizer: Tokenizer) -> None:
+        self.sql, self.tokens, self.mysql, self.tokenizer = sql, tokens, mysql, tokenizer
         self.out: list[Statement] = []
         self._line_pos, self._line = 0, 1
 
@@ -159,17 +154,28 @@ class _Splitter:
         return self._line
 
     def _end(self, i: int) -> int:
-        """Offset just past token ``i``; a command's argument token needs its span recomputed."""
-        tok, sql = self.tokens[i], self.sql
-        if (
-            tok.token_type == TokenType.STRING
-            and i
-            and self.tokens[i - 1].token_type in self.commands
-        ):
+        """Offset just past token ``i``.
+
+        sqlglot reads everything after a command keyword (CALL, DO, SHOW, ...) up to the ``;`` as
+        one STRING token with unreliable offsets, trailing comments included: find it in the text
+        and tokenize it again to end at its last real token.
+        """
+        tok, sql, commands = self.tokens[i], self.sql, self.tokenizer.COMMANDS
+        if tok.token_type == TokenType.STRING and i and self.tokens[i - 1].token_type in commands:
             pos = self.tokens[i - 1].end + 1
             while pos < len(sql) and sql[pos].isspace():
                 pos += 1
             if sql.startswith(tok.text, pos):
+                try:
+                    inner = self.tokenizer.tokenize(tok.text)
+                except TokenError:
+                    inner = []
+                if (
+                    inner
+                    and inner[-1].end >= inner[-1].start
+                    and inner[0].token_type not in commands
+                ):
+                    return pos + inner[-1].end + 1
                 return pos + len(tok.text)
         return tok.end + 1
 
