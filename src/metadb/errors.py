@@ -21,6 +21,8 @@ kept as ``__cause__``.
         ├── VersionNotFoundError       a requested version is not in the source (exit 1)
         ├── NothingToResumeError       ``resume`` found no failed run to continue (exit 1)
         ├── IrreversibleMigrationError a down step has no down file (exit 1)
+        ├── BaselineError              baseline asked of a database that has a version (exit 1)
+        ├── UnsupportedSchemaError     an ml-metadata database at another schema version (exit 3)
         └── LockTimeoutError           another run held the migration lock too long (exit 4)
 
 Exit codes are assigned in one table, :data:`metadb.cli.exitcodes.EXIT_CODES`.
@@ -33,6 +35,7 @@ from pathlib import Path
 
 __all__ = [
     "AuthenticationError",
+    "BaselineError",
     "ChangedMigrationError",
     "ConfigError",
     "DatabaseError",
@@ -48,6 +51,7 @@ __all__ = [
     "SourceError",
     "StatementError",
     "UnsupportedDatabaseError",
+    "UnsupportedSchemaError",
     "VersionNotFoundError",
 ]
 
@@ -316,6 +320,42 @@ class IrreversibleMigrationError(MigrationError):
             f"migration {version} ({path}) is marked irreversible and has no down migration; "
             "nothing was changed. Restore from a backup, or write a down file and remove the "
             "irreversible marker"
+        )
+
+
+class BaselineError(MigrationError):
+    """``baseline`` records a version for databases that have none; this one has one."""
+
+    code = "baseline"
+
+    def __init__(self, version: int | None, dirty: bool) -> None:
+        self.version = version
+        self.dirty = dirty
+        super().__init__(
+            f"cannot baseline: the database is already at version {version}"
+            f"{' (dirty)' if dirty else ''}. Baseline is for databases whose schema was created "
+            "without metadb; use 'metadb migrate force VERSION' to correct a recorded version"
+        )
+
+
+class UnsupportedSchemaError(MigrationError):
+    """The database holds ml-metadata tables at a schema version metadb does not read."""
+
+    code = "unsupported_schema"
+
+    def __init__(self, found: int, supported: int) -> None:
+        self.found = found
+        self.supported = supported
+        if found < supported:
+            step = (
+                "Upgrade it first with ml-metadata 1.14 or newer (open it once with "
+                "MetadataStore(config, enable_upgrade_migration=True)), then run metadb again"
+            )
+        else:
+            step = "It was written by a newer ml-metadata; use a metadb release that supports it"
+        super().__init__(
+            f"the database was created by ml-metadata at MLMD schema version {found}; metadb "
+            f"reads schema version {supported}. {step}. Nothing was changed"
         )
 
 

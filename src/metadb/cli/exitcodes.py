@@ -6,7 +6,7 @@ code  meaning
 0     success
 1     failed: a statement failed, the server is unreachable, the source is malformed
 2     usage: bad arguments, an unsupported database URL
-3     needs attention: the database is dirty, applied files changed, files are missing
+3     needs attention: dirty database, changed or missing files, unsupported MLMD schema
 4     lock timeout: another run held the migration lock too long
 ====  ==============================================================================
 """
@@ -19,6 +19,7 @@ from metadb.errors import (
     DirtyDatabaseError,
     LockTimeoutError,
     MissingMigrationError,
+    UnsupportedSchemaError,
 )
 
 OK, FAILED, USAGE, NEEDS_ATTENTION, LOCK_TIMEOUT = 0, 1, 2, 3, 4
@@ -28,6 +29,7 @@ EXIT_CODES: dict[type[BaseException], int] = {
     DirtyDatabaseError: NEEDS_ATTENTION,
     ChangedMigrationError: NEEDS_ATTENTION,
     MissingMigrationError: NEEDS_ATTENTION,
+    UnsupportedSchemaError: NEEDS_ATTENTION,
     LockTimeoutError: LOCK_TIMEOUT,
 }
 

@@ -82,6 +82,8 @@ def _run_report(out: Output, reporter: RichReporter | None, action: Any) -> None
     if out.json:
         out.emit_json(report.as_dict())
         return
+    if report.adopted_at is not None:
+        out.say(f"adopted the ml-metadata database at version {report.adopted_at} (no DDL run)")
     if not report.steps:
         out.say(f"no change: the database is at version {report.version_after}")
     else:
@@ -342,3 +344,31 @@ def history(
             row.applied_by,
         )
     stdout.print(table_)
+
+
+@app.command()
+def baseline(
+    ctx: typer.Context,
+    version: Annotated[
+        int | None,
+        typer.Argument(
+            help="The version the schema matches [default: detect ml-metadata's].", min=1
+        ),
+    ] = None,
+    database: Database = None,
+    database_type: DatabaseType = None,
+    source: Source = None,
+    table: TableName = None,
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+) -> None:
+    """Record a version for a database whose schema was made without metadb, running nothing."""
+    out, config, _ = _setup(
+        ctx, database=database, database_type=database_type, source=source, table=table,
+        lock_timeout=lock_timeout, json=json,
+    )  # fmt: skip
+    state = out.run(lambda: migrate.baseline(config, version))
+    if out.json:
+        out.emit_json({"version": state.version, "dirty": state.dirty})
+    else:
+        out.say(f"baselined at version {state.version}; nothing was run")

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,11 +25,15 @@ from sqlalchemy.exc import DBAPIError
 from metadb.config import DEFAULT_DATABASE_URL, Settings
 from metadb.db.database import DEFAULT_LOCK_TIMEOUT, Database
 from metadb.db.urls import DatabaseURL
-from metadb.errors import ConfigError
+from metadb.errors import BaselineError, ConfigError
 from metadb.migrate.reporter import Reporter
 from metadb.migrate.runner import MigrationRunner, StepResult
 from metadb.migrate.source import DIALECT_DIRS, PYTHON_FILE, SQL_FILE, load_source
 from metadb.migrate.tables import HistoryRow, VersionState
+from metadb.schema import MLMD_SCHEMA_VERSION, existing_schema_version
+
+log = logging.getLogger(__name__)
+ADOPTION_NOTE = f"adopted a database created by ml-metadata (MLMD schema {MLMD_SCHEMA_VERSION})"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class RunReport:
     version_after: int | None
     steps: list[StepResult]
     pending: int
+    #: The version an existing ml-metadata database was adopted at, before any step ran.
+    adopted_at: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "steps": [s.as_dict() for s in self.steps]}
@@ -88,6 +95,8 @@ class Status:
     migrations: list[MigrationStatus]
     missing: list[int]
     problem: str | None = None
+    #: For an unversioned database that ml-metadata created: the version ``up`` adopts it at.
+    adoptable_at: int | None = None
 
     @property
     def pending(self) -> list[int]:
@@ -150,10 +159,36 @@ def _runner(config: MigrateConfig) -> Iterator[MigrationRunner]:
         db.dispose()
 
 
-def _report(runner: MigrationRunner, before: VersionState, steps: list[StepResult]) -> RunReport:
+def _report(
+    runner: MigrationRunner,
+    before: VersionState,
+    steps: list[StepResult],
+    adopted_at: int | None = None,
+) -> RunReport:
     with runner.db.connect() as conn:
         after = runner.versions.read(conn)
-    return RunReport(before.version, after.version, steps, len(runner.source.after(after.version)))
+    pending = len(runner.source.after(after.version))
+    return RunReport(before.version, after.version, steps, pending, adopted_at)
+
+
+def _adoptable(runner: MigrationRunner, config: MigrateConfig) -> int | None:
+    """The version at which the bundled schema adopts this unversioned database, if any."""
+    if config.source is not None:
+        return None  # only metadb's own schema knows what an existing database holds
+    with runner.db.connect() as conn:
+        state = runner.versions.read(conn)
+        if state.version is not None or state.dirty:
+            return None
+        return existing_schema_version(conn)
+
+
+def _adopt(runner: MigrationRunner, config: MigrateConfig) -> int | None:
+    version = _adoptable(runner, config)
+    if version is None:
+        return None
+    log.warning("the database holds ml-metadata's tables: adopting it at version %s", version)
+    runner.baseline(version, note=ADOPTION_NOTE, if_unversioned=True)
+    return version
 
 
 def _state(runner: MigrationRunner) -> VersionState:
@@ -174,7 +209,8 @@ def up(
     """
     with _runner(config) as runner:
         before = _state(runner)
-        return _report(runner, before, runner.up(steps, allow_changed=allow_changed))
+        adopted = _adopt(runner, config)
+        return _report(runner, before, runner.up(steps, allow_changed=allow_changed), adopted)
 
 
 def down(config: MigrateConfig, steps: int | None = 1) -> RunReport:
@@ -197,7 +233,8 @@ def goto(config: MigrateConfig, version: int, *, allow_changed: bool = False) ->
     """
     with _runner(config) as runner:
         before = _state(runner)
-        return _report(runner, before, runner.goto(version, allow_changed=allow_changed))
+        adopted = _adopt(runner, config)
+        return _report(runner, before, runner.goto(version, allow_changed=allow_changed), adopted)
 
 
 def resume(config: MigrateConfig) -> RunReport:
@@ -218,6 +255,33 @@ def force(config: MigrateConfig, version: int) -> VersionState:
         return runner.force(version)
 
 
+def baseline(config: MigrateConfig, version: int | None = None) -> VersionState:
+    """Record ``version`` as applied, running nothing, for a database whose schema was created
+    without metadb. Without ``version``, metadb's bundled schema detects it (a database that
+    ml-metadata created is at version 1). ``up`` does this by itself for the bundled schema.
+
+    Raises:
+        BaselineError: the database already has a version.
+        UnsupportedSchemaError: ml-metadata's tables are at another MLMD schema version.
+        ConfigError: no version given and none detected.
+    """
+    with _runner(config) as runner:
+        note = "baselined by hand"
+        if version is None:
+            version = _adoptable(runner, config)
+            note = ADOPTION_NOTE
+            if version is None:
+                state = _state(runner)
+                if state.version is not None:
+                    raise BaselineError(state.version, state.dirty)
+                raise ConfigError(
+                    "nothing to detect: the database holds no ml-metadata tables. Give the "
+                    "version its schema matches: 'metadb migrate baseline VERSION'"
+                )
+        runner.baseline(version, note=note)
+        return _state(runner)
+
+
 def version(config: MigrateConfig) -> VersionState:
     """The database's version and dirty flag (``VersionState(None, False)`` when unmigrated)."""
     with _runner(config) as runner:
@@ -232,10 +296,17 @@ def history(config: MigrateConfig, *, limit: int = 50) -> list[HistoryRow]:
 
 def status(config: MigrateConfig) -> Status:
     """Applied, pending, changed and missing migrations, and the dirty state. Changes nothing."""
-    with _runner(config) as runner, runner.db.connect() as conn:
-        state = runner.versions.read(conn)
-        recorded = runner.history.applied_checksums(conn)
-        problem = str(runner.dirty_error(conn, state)) if state.dirty else None
+    with _runner(config) as runner:
+        with runner.db.connect() as conn:
+            state = runner.versions.read(conn)
+            recorded = runner.history.applied_checksums(conn)
+            problem = str(runner.dirty_error(conn, state)) if state.dirty else None
+        adoptable = _adoptable(runner, config)
+    if adoptable is not None:
+        problem = (
+            f"the database was created by ml-metadata (MLMD schema {MLMD_SCHEMA_VERSION}); "
+            f"'metadb migrate up' adopts it at version {adoptable} without re-running DDL"
+        )
     applied_versions = {m.version for m in runner.source.at_or_below(state.version)}
     changed = {v for v, _ in runner.changed_files(state, recorded)}
     rows = []
@@ -266,6 +337,7 @@ def status(config: MigrateConfig) -> Status:
         rows,
         missing,
         problem,
+        adoptable,
     )
 
 
@@ -364,6 +436,7 @@ __all__ = [
     "PlannedStep",
     "RunReport",
     "Status",
+    "baseline",
     "create",
     "down",
     "force",

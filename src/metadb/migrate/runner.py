@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from metadb.db.database import Database
 from metadb.db.dialect import whoami
 from metadb.errors import (
+    BaselineError,
     ChangedMigrationError,
     DirtyDatabaseError,
     IrreversibleMigrationError,
@@ -134,9 +135,40 @@ class MigrationRunner:
                 status=HistoryTable.SUCCEEDED,
                 finished_at=utcnow(),
                 duration_ms=0,
-                error=f"forced from version {before.version} (dirty={before.dirty})",
+                note=f"forced from version {before.version} (dirty={before.dirty})",
             )
         return VersionState(version, False)
+
+    def baseline(self, version: int, *, note: str, if_unversioned: bool = False) -> bool:
+        """Record ``version`` as applied to a database whose schema was made without metadb.
+
+        Returns whether it recorded anything: with ``if_unversioned`` a database that already
+        has a version (another run adopted it first) is left alone instead of raising.
+
+        Raises:
+            VersionNotFoundError: the source has no such version.
+            BaselineError: the database already has a version.
+        """
+        migration = self.source.get(version)
+        if migration is None:
+            raise VersionNotFoundError(version, self.source.location, self.source.versions)
+        with self.locked(), self.db.connect() as conn, self.db.dialect.begin_write(conn):
+            state = self.versions.read(conn)
+            if state.version is not None or state.dirty:
+                if if_unversioned:
+                    return False
+                raise BaselineError(state.version, state.dirty)
+            self.versions.write(conn, version, dirty=False)
+            self.history.record(
+                conn,
+                **self._row_values(migration.up, "baseline", version),
+                status=HistoryTable.SUCCEEDED,
+                finished_at=utcnow(),
+                duration_ms=0,
+                note=note,
+            )
+        log.warning("baselined the database at version %s: %s", version, note)
+        return True
 
     def resume(self) -> StepResult:
         """Finish the migration whose failure left the database dirty, at the failed statement.

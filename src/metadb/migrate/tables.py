@@ -123,6 +123,7 @@ class HistoryRow:
     statements_total: int
     done_checksum: str | None
     error: str | None
+    note: str | None
     resumed_from: int | None
 
     def as_dict(self) -> dict[str, Any]:
@@ -161,6 +162,7 @@ class HistoryTable:
             Column("statements_total", Integer, nullable=False, default=0),
             Column("done_checksum", String(64)),
             Column("error", Text),
+            Column("note", Text),
             Column("resumed_from", BigInteger),
             Index(f"ix_{name}_version", "version"),
         )
@@ -259,5 +261,6 @@ class HistoryTable:
             statements_total=int(m["statements_total"]),
             done_checksum=m["done_checksum"],
             error=m["error"],
+            note=m["note"],
             resumed_from=m["resumed_from"],
         )

@@ -1,0 +1,74 @@
+"""Adopting databases that ml-metadata created: recognised, baselined, never re-created."""
+
+from __future__ import annotations
+
+import pytest
+
+from metadb import migrate
+from metadb.errors import BaselineError, UnsupportedSchemaError
+from tests.migrate.conftest import execute, query, table_names
+
+
+def _created_by_ml_metadata(url: str, *, schema_version: int = 10) -> None:
+    """MLMD's tables and seed rows with no version table, as ml-metadata leaves a database.
+
+    Migration 1 creates exactly ml-metadata's schema (see test_schema.py); dropping metadb's
+    own tables afterwards leaves what ml-metadata alone would have created.
+    """
+    migrate.up(migrate.MigrateConfig(database=url), 1)
+    execute(url, "DROP TABLE schema_migrations", "DROP TABLE schema_migrations_history")
+    if schema_version != 10:
+        env = "mlmdenv" if url.startswith("postgresql") else "MLMDEnv"
+        execute(url, f"UPDATE {env} SET schema_version = {schema_version}")
+
+
+def test_up_adopts_an_ml_metadata_database_without_re_running_ddl(database_url: str):
+    _created_by_ml_metadata(database_url)
+    execute(
+        database_url,
+        "INSERT INTO Type (name, type_kind) VALUES ('Keep', 1)".replace(
+            "Type", "type" if database_url.startswith("postgresql") else "Type"
+        ),
+    )
+    cfg = migrate.MigrateConfig(database=database_url)
+    status = migrate.status(cfg)
+    assert status.adoptable_at == 1 and "adopts it at version 1" in (status.problem or "")
+
+    report = migrate.up(cfg)
+
+    assert report.adopted_at == 1
+    assert [s.version for s in report.steps] == [2]
+    assert report.version_after == 2
+    history = migrate.history(cfg)
+    assert [(r.version, r.direction) for r in history] == [(2, "up"), (1, "baseline")]
+    assert "ml-metadata" in (history[1].note or "")
+    type_table = "type" if database_url.startswith("postgresql") else "Type"
+    assert query(database_url, f"SELECT COUNT(*) FROM {type_table} WHERE name = 'Keep'") == [(1,)]
+    assert migrate.up(cfg).adopted_at is None
+
+
+def test_explicit_baseline_detects_ml_metadata_and_refuses_twice(database_url: str):
+    _created_by_ml_metadata(database_url)
+    cfg = migrate.MigrateConfig(database=database_url)
+
+    assert migrate.baseline(cfg) == migrate.VersionState(1, False)
+
+    with pytest.raises(BaselineError, match="already at version 1"):
+        migrate.baseline(cfg)
+
+
+def test_an_older_ml_metadata_schema_is_refused_and_left_alone(database_url: str):
+    _created_by_ml_metadata(database_url, schema_version=8)
+    cfg = migrate.MigrateConfig(database=database_url)
+
+    with pytest.raises(UnsupportedSchemaError, match="MLMD schema version 8") as refused:
+        migrate.up(cfg)
+
+    assert "enable_upgrade_migration=True" in str(refused.value)
+    assert "schema_migrations" not in table_names(database_url)
+
+
+def test_a_database_without_mlmd_tables_is_simply_migrated(database_url: str):
+    report = migrate.up(migrate.MigrateConfig(database=database_url))
+
+    assert report.adopted_at is None and report.version_after == 2
