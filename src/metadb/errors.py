@@ -12,18 +12,24 @@ kept as ``__cause__``.
     │   ├── DatabaseUnreachableError   no connection: server down, wrong host or port
     │   ├── AuthenticationError        the server refused the credentials
     │   └── StatementError             a statement the database rejected outside a migration
-    └── MigrationError
-        ├── SourceError                the migration files are malformed (exit 1); nothing ran
-        ├── MigrationFailedError       a statement failed while migrating (exit 1)
-        ├── DirtyDatabaseError         an earlier run failed mid-way (exit 3)
-        ├── ChangedMigrationError      an applied migration's file changed (exit 3)
-        ├── MissingMigrationError      the database is at a version the source lacks (exit 3)
-        ├── VersionNotFoundError       a requested version is not in the source (exit 1)
-        ├── NothingToResumeError       ``resume`` found no failed run to continue (exit 1)
-        ├── IrreversibleMigrationError a down step has no down file (exit 1)
-        ├── BaselineError              baseline asked of a database that has a version (exit 1)
-        ├── UnsupportedSchemaError     an ml-metadata database at another schema version (exit 3)
-        └── LockTimeoutError           another run held the migration lock too long (exit 4)
+    ├── MigrationError
+    │   ├── SourceError                the migration files are malformed (exit 1); nothing ran
+    │   ├── MigrationFailedError       a statement failed while migrating (exit 1)
+    │   ├── DirtyDatabaseError         an earlier run failed mid-way (exit 3)
+    │   ├── ChangedMigrationError      an applied migration's file changed (exit 3)
+    │   ├── MissingMigrationError      the database is at a version the source lacks (exit 3)
+    │   ├── VersionNotFoundError       a requested version is not in the source (exit 1)
+    │   ├── NothingToResumeError       ``resume`` found no failed run to continue (exit 1)
+    │   ├── IrreversibleMigrationError a down step has no down file (exit 1)
+    │   ├── BaselineError              baseline asked of a database that has a version (exit 1)
+    │   ├── UnsupportedSchemaError     an ml-metadata database at another schema version (exit 3)
+    │   └── LockTimeoutError           another run held the migration lock too long (exit 4)
+    └── StoreError                     the metadata store refused a call (ml-metadata's codes)
+        ├── NotFoundError              no such type, node or id
+        ├── AlreadyExistsError         a name or external id is taken; a type conflicts
+        ├── InvalidArgumentError       a malformed value, property or filter_query
+        └── FailedPreconditionError    the call conflicts with stored data (a cycle, a
+                                       missing node an event points at)
 
 Exit codes are assigned in one table, :data:`metadb.cli.exitcodes.EXIT_CODES`.
 """
@@ -34,6 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
+    "AlreadyExistsError",
     "AuthenticationError",
     "BaselineError",
     "ChangedMigrationError",
@@ -41,15 +48,19 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnreachableError",
     "DirtyDatabaseError",
+    "FailedPreconditionError",
+    "InvalidArgumentError",
     "IrreversibleMigrationError",
     "LockTimeoutError",
     "MetadbError",
     "MigrationError",
     "MigrationFailedError",
     "MissingMigrationError",
+    "NotFoundError",
     "NothingToResumeError",
     "SourceError",
     "StatementError",
+    "StoreError",
     "UnsupportedDatabaseError",
     "UnsupportedSchemaError",
     "VersionNotFoundError",
@@ -373,6 +384,28 @@ class LockTimeoutError(MigrationError):
             f"gave up waiting for the {what} after {timeout:g}s ({held}); nothing was changed. "
             "Wait for the other run to finish and try again, or raise --lock-timeout"
         )
+
+
+class StoreError(MetadbError):
+    """Base of the metadata store's errors; the names follow ml-metadata's status codes."""
+
+    code = "store"
+
+
+class NotFoundError(StoreError):
+    code = "not_found"
+
+
+class AlreadyExistsError(StoreError):
+    code = "already_exists"
+
+
+class InvalidArgumentError(StoreError):
+    code = "invalid_argument"
+
+
+class FailedPreconditionError(StoreError):
+    code = "failed_precondition"
 
 
 def _shorten(statement: str, limit: int = 300) -> str:

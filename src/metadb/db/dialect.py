@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.sql.dml import Insert
 
 from metadb.db.urls import DatabaseURL
 
@@ -33,6 +34,9 @@ class Dialect(ABC):
     transactional_ddl: ClassVar[bool]
     #: sqlglot's name for the dialect, used to split and parse statements.
     sqlglot_name: ClassVar[str]
+    #: How ml-metadata stores a PROTO property value (a serialized google.protobuf.Any):
+    #: "raw" bytes, "base64-bytes" or "base64-text".
+    mlmd_proto_storage: ClassVar[str]
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
         """Keyword arguments for :func:`sqlalchemy.create_engine`. Called by ``Database``."""
@@ -69,6 +73,10 @@ class Dialect(ABC):
     def is_lock_timeout(self, exc: BaseException) -> bool:
         """Whether a driver error means a lock wait gave up."""
         return False
+
+    @abstractmethod
+    def insert_ignoring_duplicates(self, table: Table) -> Insert:
+        """An INSERT that skips rows violating a unique key instead of failing."""
 
     @abstractmethod
     def create_database(self, conn: Connection, name: str) -> None:

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy.sql.dml import Insert
 
 from metadb.db.dialect import Dialect, OnWait, register
 from metadb.db.locking import poll_lock
@@ -27,6 +28,8 @@ class MysqlDialect(Dialect):
     name = "mysql"
     transactional_ddl = False
     sqlglot_name = "mysql"
+    #: How ml-metadata stores a PROTO property here: the base64 text as bytes.
+    mlmd_proto_storage = "base64-bytes"
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
         return {
@@ -80,6 +83,9 @@ class MysqlDialect(Dialect):
         if row is None:
             return f"connection {session}"
         return f"connection {session} (user {row.USER} from {row.HOST}, {row.TIME}s in its state)"
+
+    def insert_ignoring_duplicates(self, table: Table) -> Insert:
+        return table.insert().prefix_with("IGNORE")
 
     def is_auth_failure(self, exc: BaseException) -> bool:
         return _error_code(exc) in _ACCESS_DENIED

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql.dml import Insert
 
 from metadb.db.dialect import Dialect, OnWait, client_label, register
 from metadb.db.locking import poll_lock
@@ -28,6 +30,8 @@ class PostgresqlDialect(Dialect):
     name = "postgresql"
     transactional_ddl = True
     sqlglot_name = "postgres"
+    #: How ml-metadata stores a PROTO property here: the serialized bytes (bytea).
+    mlmd_proto_storage = "raw"
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
         return {
@@ -91,6 +95,9 @@ class PostgresqlDialect(Dialect):
             f"server pid {row.pid} (user {row.usename}{app} from {row.client_addr or 'local'}, "
             f"connected since {row.backend_start:%Y-%m-%d %H:%M:%S})"
         )
+
+    def insert_ignoring_duplicates(self, table: Table) -> Insert:
+        return pg_insert(table).on_conflict_do_nothing()
 
     def is_auth_failure(self, exc: BaseException) -> bool:
         message = str(exc)

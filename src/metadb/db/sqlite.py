@@ -14,7 +14,9 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, Table, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
 
 from metadb.db.dialect import Dialect, OnWait, client_label, register
 from metadb.db.locking import poll_lock
@@ -33,6 +35,8 @@ class SqliteDialect(Dialect):
     name = "sqlite"
     transactional_ddl = True
     sqlglot_name = "sqlite"
+    #: How ml-metadata stores a PROTO property here: base64 text in a BLOB column.
+    mlmd_proto_storage = "base64-text"
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
         # sqlite3's timeout is the busy timeout: how long a writer waits for another writer.
@@ -108,6 +112,9 @@ class SqliteDialect(Dialect):
                 handle.truncate()
                 handle.flush()
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def insert_ignoring_duplicates(self, table: Table) -> Insert:
+        return sqlite_insert(table).on_conflict_do_nothing()
 
     def is_auth_failure(self, exc: BaseException) -> bool:
         return False

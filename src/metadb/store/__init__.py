@@ -1,0 +1,55 @@
+"""The ML Metadata store: ml-metadata's schema (version 10), API and filter language.
+
+Entities are plain dataclasses (:mod:`metadb.store.model`); :class:`MetadataStore` has
+ml-metadata's method names. Open one with :func:`metadb.connect`.
+"""
+
+from __future__ import annotations
+
+from metadb.store.connect import connect
+from metadb.store.metadata_store import MetadataStore
+from metadb.store.model import (
+    Artifact,
+    ArtifactState,
+    ArtifactType,
+    Association,
+    Attribution,
+    Context,
+    ContextType,
+    Event,
+    EventType,
+    Execution,
+    ExecutionState,
+    ExecutionType,
+    LineageGraph,
+    ListOptions,
+    Page,
+    ParentContext,
+    PropertyType,
+    ProtoValue,
+    SystemType,
+)
+
+__all__ = [
+    "Artifact",
+    "ArtifactState",
+    "ArtifactType",
+    "Association",
+    "Attribution",
+    "Context",
+    "ContextType",
+    "Event",
+    "EventType",
+    "Execution",
+    "ExecutionState",
+    "ExecutionType",
+    "LineageGraph",
+    "ListOptions",
+    "MetadataStore",
+    "Page",
+    "ParentContext",
+    "PropertyType",
+    "ProtoValue",
+    "SystemType",
+    "connect",
+]

@@ -1,0 +1,502 @@
+"""``MetadataStore``: ml-metadata's API, method for method, over metadb's database layer.
+
+Porting code from ml-metadata means changing imports and the constructor::
+
+    import metadb
+    from metadb.store import Artifact, ArtifactType, PropertyType
+
+    store = metadb.connect("sqlite:///metadb.sqlite")
+    dataset = ArtifactType(name="Dataset", properties={"day": PropertyType.INT})
+    type_id = store.put_artifact_type(dataset)
+    [artifact_id] = store.put_artifacts([Artifact(type_id=type_id, properties={"day": 1})])
+
+Every call is one transaction. Errors are ml-metadata's: NotFoundError, AlreadyExistsError,
+InvalidArgumentError, FailedPreconditionError (all in :mod:`metadb.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from metadb.db.database import Database
+from metadb.store.links import LinkStore
+from metadb.store.model import (
+    AnyType,
+    Artifact,
+    ArtifactType,
+    Association,
+    Attribution,
+    Context,
+    ContextType,
+    Event,
+    Execution,
+    ExecutionType,
+    ListOptions,
+    Page,
+    ParentContext,
+    TypeKind,
+)
+from metadb.store.nodes import NodeStore
+from metadb.store.session import StoreSession
+from metadb.store.tables import mlmd_tables
+from metadb.store.typestore import TypeStore
+from metadb.store.values import ValueCodec
+
+
+class MetadataStore:
+    """The metadata store on one database. Construct with :func:`metadb.connect`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._session = StoreSession(db)
+        self._tables = mlmd_tables(db.url.dialect)
+        codec = ValueCodec(db.dialect.mlmd_proto_storage)
+        self._types = TypeStore(self._tables)
+        self._nodes = {
+            kind: NodeStore(kind, self._tables, self._types, codec)
+            for kind in ("artifact", "execution", "context")
+        }
+        self._links = LinkStore(self._tables, db.dialect)
+
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._db.dispose()
+
+    def __enter__(self) -> MetadataStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- types -------------------------------------------------------------------------------
+
+    def put_artifact_type(
+        self, artifact_type: ArtifactType, *, can_add_fields: bool = False,
+        can_omit_fields: bool = False,
+    ) -> int:  # fmt: skip
+        """Insert the type, or return the id of the stored one with its name and version.
+
+        Raises:
+            AlreadyExistsError: the stored type's properties differ (see can_add_fields,
+                can_omit_fields), or the external_id is taken.
+        """
+        with self._session.write() as conn:
+            return self._types.put(conn, artifact_type, can_add_fields=can_add_fields,
+                                   can_omit_fields=can_omit_fields)  # fmt: skip
+
+    def put_execution_type(
+        self, execution_type: ExecutionType, *, can_add_fields: bool = False,
+        can_omit_fields: bool = False,
+    ) -> int:  # fmt: skip
+        with self._session.write() as conn:
+            return self._types.put(conn, execution_type, can_add_fields=can_add_fields,
+                                   can_omit_fields=can_omit_fields)  # fmt: skip
+
+    def put_context_type(
+        self, context_type: ContextType, *, can_add_fields: bool = False,
+        can_omit_fields: bool = False,
+    ) -> int:  # fmt: skip
+        with self._session.write() as conn:
+            return self._types.put(conn, context_type, can_add_fields=can_add_fields,
+                                   can_omit_fields=can_omit_fields)  # fmt: skip
+
+    def get_artifact_type(self, type_name: str, type_version: str | None = None) -> ArtifactType:
+        """Raises NotFoundError when there is no such type."""
+        return self._get_type(TypeKind.ARTIFACT, type_name, type_version)  # type: ignore[return-value]
+
+    def get_execution_type(self, type_name: str, type_version: str | None = None) -> ExecutionType:
+        return self._get_type(TypeKind.EXECUTION, type_name, type_version)  # type: ignore[return-value]
+
+    def get_context_type(self, type_name: str, type_version: str | None = None) -> ContextType:
+        return self._get_type(TypeKind.CONTEXT, type_name, type_version)  # type: ignore[return-value]
+
+    def get_artifact_types(self) -> list[ArtifactType]:
+        return self._all_types(TypeKind.ARTIFACT)
+
+    def get_execution_types(self) -> list[ExecutionType]:
+        return self._all_types(TypeKind.EXECUTION)
+
+    def get_context_types(self) -> list[ContextType]:
+        return self._all_types(TypeKind.CONTEXT)
+
+    def get_artifact_types_by_id(self, type_ids: Sequence[int]) -> list[ArtifactType]:
+        return self._types_by(TypeKind.ARTIFACT, "id", type_ids)
+
+    def get_execution_types_by_id(self, type_ids: Sequence[int]) -> list[ExecutionType]:
+        return self._types_by(TypeKind.EXECUTION, "id", type_ids)
+
+    def get_context_types_by_id(self, type_ids: Sequence[int]) -> list[ContextType]:
+        return self._types_by(TypeKind.CONTEXT, "id", type_ids)
+
+    def get_artifact_types_by_external_ids(self, external_ids: Sequence[str]) -> list[ArtifactType]:
+        return self._types_by(TypeKind.ARTIFACT, "external_id", external_ids)
+
+    def get_execution_types_by_external_ids(
+        self, external_ids: Sequence[str]
+    ) -> list[ExecutionType]:
+        return self._types_by(TypeKind.EXECUTION, "external_id", external_ids)
+
+    def get_context_types_by_external_ids(self, external_ids: Sequence[str]) -> list[ContextType]:
+        return self._types_by(TypeKind.CONTEXT, "external_id", external_ids)
+
+    def _get_type(self, kind: TypeKind, name: str, version: str | None) -> AnyType:
+        with self._session.read() as conn:
+            return self._types.get(conn, kind, name, version)
+
+    def _all_types(self, kind: TypeKind) -> list[Any]:
+        with self._session.read() as conn:
+            return self._types.all(conn, kind)
+
+    def _types_by(self, kind: TypeKind, field: str, keys: Sequence[Any]) -> list[Any]:
+        with self._session.read() as conn:
+            if field == "id":
+                return self._types.by_ids(conn, kind, keys)
+            return self._types.by_external_ids(conn, kind, keys)
+
+    # -- nodes -------------------------------------------------------------------------------
+
+    def put_artifacts(self, artifacts: Sequence[Artifact]) -> list[int]:
+        """Insert artifacts without id; update (replacing properties) those with one.
+
+        Raises:
+            NotFoundError: a type_id is not an artifact type.
+            InvalidArgumentError: an undeclared property, a value of the wrong type, an
+                unknown id.
+            AlreadyExistsError: (type, name) or external_id is taken.
+        """
+        return self._put("artifact", artifacts)
+
+    def put_executions(self, executions: Sequence[Execution]) -> list[int]:
+        return self._put("execution", executions)
+
+    def put_contexts(self, contexts: Sequence[Context]) -> list[int]:
+        return self._put("context", contexts)
+
+    def _put(self, kind: str, nodes: Sequence[Any]) -> list[int]:
+        if not nodes:
+            return []
+        with self._session.write() as conn:
+            return self._nodes[kind].put(conn, nodes)
+
+    def get_artifacts(self, list_options: ListOptions | None = None) -> list[Artifact]:
+        """Artifacts in the options' order, filtered by its filter_query; at most its limit
+        (all of them without options)."""
+        return self._list_all("artifact", list_options)
+
+    def get_executions(self, list_options: ListOptions | None = None) -> list[Execution]:
+        return self._list_all("execution", list_options)
+
+    def get_contexts(self, list_options: ListOptions | None = None) -> list[Context]:
+        return self._list_all("context", list_options)
+
+    def list_artifacts(self, list_options: ListOptions) -> Page:
+        """One page and the token of the next: for servers and UIs that page."""
+        return self._page("artifact", list_options)
+
+    def list_executions(self, list_options: ListOptions) -> Page:
+        return self._page("execution", list_options)
+
+    def list_contexts(self, list_options: ListOptions) -> Page:
+        return self._page("context", list_options)
+
+    def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[Artifact]:
+        return self._by_ids("artifact", artifact_ids)
+
+    def get_executions_by_id(self, execution_ids: Sequence[int]) -> list[Execution]:
+        return self._by_ids("execution", execution_ids)
+
+    def get_contexts_by_id(self, context_ids: Sequence[int]) -> list[Context]:
+        return self._by_ids("context", context_ids)
+
+    def get_artifacts_by_type(
+        self, type_name: str, type_version: str | None = None,
+        list_options: ListOptions | None = None,
+    ) -> list[Artifact]:  # fmt: skip
+        """Artifacts of the named type ([] when there is no such type)."""
+        return self._by_type("artifact", type_name, type_version, list_options)
+
+    def get_executions_by_type(
+        self, type_name: str, type_version: str | None = None,
+        list_options: ListOptions | None = None,
+    ) -> list[Execution]:  # fmt: skip
+        return self._by_type("execution", type_name, type_version, list_options)
+
+    def get_contexts_by_type(
+        self, type_name: str, type_version: str | None = None,
+        list_options: ListOptions | None = None,
+    ) -> list[Context]:  # fmt: skip
+        return self._by_type("context", type_name, type_version, list_options)
+
+    def get_artifact_by_type_and_name(
+        self, type_name: str, artifact_name: str, type_version: str | None = None
+    ) -> Artifact | None:
+        return self._by_type_and_name("artifact", type_name, artifact_name, type_version)
+
+    def get_execution_by_type_and_name(
+        self, type_name: str, execution_name: str, type_version: str | None = None
+    ) -> Execution | None:
+        return self._by_type_and_name("execution", type_name, execution_name, type_version)
+
+    def get_context_by_type_and_name(
+        self, type_name: str, context_name: str, type_version: str | None = None
+    ) -> Context | None:
+        return self._by_type_and_name("context", type_name, context_name, type_version)
+
+    def get_artifacts_by_uri(self, uri: str) -> list[Artifact]:
+        nodes = self._nodes["artifact"]
+        with self._session.read() as conn:
+            query = nodes.select().where(nodes.t.node.c.uri == uri).order_by(nodes.t.node.c.id)
+            return nodes.load(conn, query)
+
+    def get_artifacts_by_external_ids(self, external_ids: Sequence[str]) -> list[Artifact]:
+        return self._by_external_ids("artifact", external_ids)
+
+    def get_executions_by_external_ids(self, external_ids: Sequence[str]) -> list[Execution]:
+        return self._by_external_ids("execution", external_ids)
+
+    def get_contexts_by_external_ids(self, external_ids: Sequence[str]) -> list[Context]:
+        return self._by_external_ids("context", external_ids)
+
+    def get_artifacts_by_context(
+        self, context_id: int, list_options: ListOptions | None = None
+    ) -> list[Artifact]:
+        """Artifacts attributed to the context."""
+        link = self._tables.attribution.c
+        where = self._nodes["artifact"].t.node.c.id.in_(
+            select(link.artifact_id).where(link.context_id == context_id)
+        )
+        return self._list_all("artifact", list_options, where=[where])
+
+    def get_executions_by_context(
+        self, context_id: int, list_options: ListOptions | None = None
+    ) -> list[Execution]:
+        """Executions associated with the context."""
+        link = self._tables.association.c
+        where = self._nodes["execution"].t.node.c.id.in_(
+            select(link.execution_id).where(link.context_id == context_id)
+        )
+        return self._list_all("execution", list_options, where=[where])
+
+    def get_contexts_by_artifact(self, artifact_id: int) -> list[Context]:
+        link = self._tables.attribution.c
+        return self._contexts_where(select(link.context_id).where(link.artifact_id == artifact_id))
+
+    def get_contexts_by_execution(self, execution_id: int) -> list[Context]:
+        link = self._tables.association.c
+        return self._contexts_where(
+            select(link.context_id).where(link.execution_id == execution_id)
+        )
+
+    def _contexts_where(self, ids: Any) -> list[Context]:
+        nodes = self._nodes["context"]
+        with self._session.read() as conn:
+            query = nodes.select().where(nodes.t.node.c.id.in_(ids)).order_by(nodes.t.node.c.id)
+            return nodes.load(conn, query)
+
+    def _by_ids(self, kind: str, ids: Sequence[int]) -> list[Any]:
+        with self._session.read() as conn:
+            return self._nodes[kind].by_ids(conn, ids)
+
+    def _by_external_ids(self, kind: str, external_ids: Sequence[str]) -> list[Any]:
+        nodes = self._nodes[kind]
+        with self._session.read() as conn:
+            query = nodes.select().where(nodes.t.node.c.external_id.in_(list(external_ids)))
+            return nodes.load(conn, query.order_by(nodes.t.node.c.id))
+
+    def _type_filter(self, kind: str, type_name: str, type_version: str | None) -> Any:
+        ty = self._tables.type.c
+        nodes = self._nodes[kind]
+        query = select(ty.id).where(ty.name == type_name, ty.type_kind == int(nodes.spec.type_kind))
+        if type_version is not None:
+            query = query.where(ty.version == type_version)
+        else:
+            query = query.where(ty.version.is_(None))
+        return nodes.t.node.c.type_id.in_(query)
+
+    def _by_type(
+        self, kind: str, type_name: str, type_version: str | None, options: ListOptions | None
+    ) -> list[Any]:
+        where = self._type_filter(kind, type_name, type_version)
+        return self._list_all(kind, options, where=[where])
+
+    def _by_type_and_name(
+        self, kind: str, type_name: str, name: str, type_version: str | None
+    ) -> Any | None:
+        nodes = self._nodes[kind]
+        where = self._type_filter(kind, type_name, type_version)
+        with self._session.read() as conn:
+            found = nodes.load(conn, nodes.select().where(where, nodes.t.node.c.name == name))
+        return found[0] if found else None
+
+    def _page(self, kind: str, options: ListOptions, where: Sequence[Any] = ()) -> Page:
+        with self._session.read() as conn:
+            return self._nodes[kind].page(conn, options, where=where)
+
+    def _list_all(
+        self, kind: str, options: ListOptions | None, where: Sequence[Any] = ()
+    ) -> list[Any]:
+        nodes = self._nodes[kind]
+        if options is None:
+            with self._session.read() as conn:
+                return nodes.load(conn, nodes.select().where(*where).order_by(nodes.t.node.c.id))
+        wanted = options.limit if options.limit and options.limit > 0 else None
+        found: list[Any] = []
+        token = options.next_page_token
+        while True:
+            page_size = 100 if wanted is None else min(100, wanted - len(found))
+            step = ListOptions(page_size, options.order_by, options.is_asc,
+                               options.filter_query, token)  # fmt: skip
+            page = self._page(kind, step, where)
+            found += page.items
+            token = page.next_page_token
+            if token is None or (wanted is not None and len(found) >= wanted):
+                return found
+
+    # -- events and links --------------------------------------------------------------------
+
+    def put_events(self, events: Sequence[Event]) -> None:
+        """Insert events. Raises InvalidArgumentError for a missing artifact or execution and
+        AlreadyExistsError for an event that exists."""
+        if events:
+            with self._session.write() as conn:
+                self._links.put_events(conn, events)
+
+    def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[Event]:
+        with self._session.read() as conn:
+            return self._links.events(conn, "execution_id", execution_ids)
+
+    def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[Event]:
+        with self._session.read() as conn:
+            return self._links.events(conn, "artifact_id", artifact_ids)
+
+    def put_attributions_and_associations(
+        self, attributions: Sequence[Attribution], associations: Sequence[Association]
+    ) -> None:
+        """Link artifacts and executions to contexts; links that exist are kept as they are."""
+        if attributions or associations:
+            with self._session.write() as conn:
+                self._links.put_links(conn, attributions, associations)
+
+    def put_parent_contexts(self, parent_contexts: Sequence[ParentContext]) -> None:
+        """Raises InvalidArgumentError for an unknown context or a cycle, AlreadyExistsError
+        for a link that exists."""
+        if parent_contexts:
+            with self._session.write() as conn:
+                self._links.put_parent_contexts(conn, parent_contexts)
+
+    def get_parent_contexts_by_context(self, context_id: int) -> list[Context]:
+        return self._related(context_id, parents=True)
+
+    def get_children_contexts_by_context(self, context_id: int) -> list[Context]:
+        return self._related(context_id, parents=False)
+
+    def _related(self, context_id: int, *, parents: bool) -> list[Context]:
+        with self._session.read() as conn:
+            ids = self._links.related_contexts(conn, context_id, parents=parents)
+            return self._nodes["context"].by_ids(conn, ids)
+
+    # -- composite writes --------------------------------------------------------------------
+
+    def put_execution(
+        self,
+        execution: Execution,
+        artifact_and_events: Sequence[tuple[Artifact, Event | None]],
+        contexts: Sequence[Context],
+        *,
+        reuse_context_if_already_exist: bool = False,
+        reuse_artifact_if_already_exist_by_external_id: bool = False,
+    ) -> tuple[int, list[int], list[int]]:
+        """Put an execution, its artifacts and events, and its contexts with the links between
+        them, in one transaction. Returns (execution id, artifact ids, context ids)."""
+        artifacts = [a for a, _ in artifact_and_events]
+        edges = [(0, i, e) for i, (_, e) in enumerate(artifact_and_events) if e is not None]
+        with self._session.write() as conn:
+            eids, aids, cids = self._put_subgraph(
+                conn, [execution], artifacts, contexts, edges,
+                reuse_context=reuse_context_if_already_exist,
+                reuse_artifact=reuse_artifact_if_already_exist_by_external_id,
+            )  # fmt: skip
+        return eids[0], aids, cids
+
+    def put_lineage_subgraph(
+        self,
+        executions: Sequence[Execution],
+        artifacts: Sequence[Artifact],
+        contexts: Sequence[Context],
+        event_edges: Sequence[tuple[int | None, int | None, Event]],
+        *,
+        reuse_context_if_already_exist: bool = False,
+        reuse_artifact_if_already_exist_by_external_id: bool = False,
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Put executions, artifacts, contexts and the events between them (given as
+        (execution index, artifact index, event)) in one transaction; every node is linked to
+        every context. Returns (execution ids, artifact ids, context ids)."""
+        with self._session.write() as conn:
+            return self._put_subgraph(
+                conn, executions, artifacts, contexts, event_edges,
+                reuse_context=reuse_context_if_already_exist,
+                reuse_artifact=reuse_artifact_if_already_exist_by_external_id,
+            )  # fmt: skip
+
+    def _put_subgraph(
+        self,
+        conn: Connection,
+        executions: Sequence[Execution],
+        artifacts: Sequence[Artifact],
+        contexts: Sequence[Context],
+        edges: Sequence[tuple[int | None, int | None, Event]],
+        *,
+        reuse_context: bool,
+        reuse_artifact: bool,
+    ) -> tuple[list[int], list[int], list[int]]:
+        context_ids = self._put_reusing(conn, "context", contexts, reuse_context, by="name")
+        artifact_ids = self._put_reusing(
+            conn, "artifact", artifacts, reuse_artifact, by="external_id"
+        )
+        execution_ids = self._nodes["execution"].put(conn, executions) if executions else []
+        events = []
+        for execution_index, artifact_index, event in edges:
+            execution_id = (
+                execution_ids[execution_index]
+                if execution_index is not None
+                else event.execution_id
+            )
+            artifact_id = event.artifact_id
+            if artifact_index is not None:
+                artifact_id = artifact_ids[artifact_index]
+            events.append(Event(artifact_id, execution_id, event.type, list(event.path),
+                                event.milliseconds_since_epoch))  # fmt: skip
+        if events:
+            self._links.put_events(conn, events)
+        attributions = [Attribution(c, a) for c in context_ids for a in artifact_ids]
+        associations = [Association(c, e) for c in context_ids for e in execution_ids]
+        if attributions or associations:
+            self._links.put_links(conn, attributions, associations)
+        return execution_ids, artifact_ids, context_ids
+
+    def _put_reusing(
+        self, conn: Connection, kind: str, nodes: Sequence[Any], reuse: bool, *, by: str
+    ) -> list[int]:
+        if not nodes:
+            return []
+        store = self._nodes[kind]
+        if not reuse:
+            return store.put(conn, nodes)
+        ids: list[int] = []
+        for node in nodes:
+            existing = None
+            if reuse and node.id is None and getattr(node, by) is not None:
+                column = store.t.node.c[by]
+                query = select(store.t.node.c.id).where(column == getattr(node, by))
+                if by == "name":
+                    query = query.where(store.t.node.c.type_id == node.type_id)
+                existing = conn.execute(query).scalar()
+            ids.append(int(existing) if existing is not None else store.put(conn, [node])[0])
+        return ids

@@ -1,0 +1,156 @@
+"""Property values to and from property rows, byte for byte as ml-metadata stores them.
+
+A property row has one value column set: ``int_value``, ``double_value``, ``string_value``,
+``bool_value`` or ``proto_value``. A STRUCT is stored in ``string_value`` as ``mlmd-struct::``
+followed by the base64 of the serialized ``google.protobuf.Struct``. A PROTO (a
+``google.protobuf.Any``) is stored in ``proto_value`` in the dialect's way
+(:attr:`metadb.db.dialect.Dialect.mlmd_proto_storage`).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+from google.protobuf import any_pb2, json_format, message, struct_pb2
+
+from metadb.errors import InvalidArgumentError
+from metadb.store.model import PropertyType, PropertyValue, ProtoValue
+
+STRUCT_PREFIX = "mlmd-struct::"
+VALUE_COLUMNS = ("int_value", "double_value", "string_value", "bool_value", "proto_value")
+_EMPTY = dict.fromkeys((*VALUE_COLUMNS, "byte_value"))
+
+
+def infer_type(value: PropertyValue) -> PropertyType:
+    """The property type a Python value is stored as when no type declares it (custom)."""
+    if isinstance(value, bool):
+        return PropertyType.BOOLEAN
+    if isinstance(value, int):
+        return PropertyType.INT
+    if isinstance(value, float):
+        return PropertyType.DOUBLE
+    if isinstance(value, str):
+        return PropertyType.STRING
+    if isinstance(value, dict):
+        return PropertyType.STRUCT
+    if isinstance(value, (ProtoValue, message.Message, bytes)):
+        return PropertyType.PROTO
+    raise InvalidArgumentError(
+        f"cannot store a {type(value).__name__} as a property value; use int, float, str, "
+        "bool, a dict (STRUCT), or a protobuf message, ProtoValue or bytes (PROTO)"
+    )
+
+
+class ValueCodec:
+    """Encodes and decodes property values for one dialect's proto storage."""
+
+    def __init__(self, proto_storage: str) -> None:
+        self.proto_storage = proto_storage
+
+    def encode(
+        self, name: str, value: PropertyValue, declared: PropertyType | None
+    ) -> dict[str, Any]:
+        """The value columns of a property row.
+
+        Raises:
+            InvalidArgumentError: the value does not fit the declared type.
+        """
+        kind = declared if declared is not None else infer_type(value)
+        row = dict(_EMPTY)
+        try:
+            if kind == PropertyType.INT:
+                _expect(name, value, kind, int)
+                row["int_value"] = int(value)
+            elif kind == PropertyType.DOUBLE:
+                _expect(name, value, kind, (int, float))
+                row["double_value"] = float(value)
+            elif kind == PropertyType.STRING:
+                _expect(name, value, kind, str)
+                row["string_value"] = value
+            elif kind == PropertyType.BOOLEAN:
+                _expect(name, value, kind, bool)
+                row["bool_value"] = bool(value)
+            elif kind == PropertyType.STRUCT:
+                _expect(name, value, kind, dict)
+                row["string_value"] = STRUCT_PREFIX + base64.b64encode(
+                    _to_struct(value).SerializeToString()
+                ).decode("ascii")
+            elif kind == PropertyType.PROTO:
+                row["proto_value"] = self._encode_proto(name, value)
+            else:
+                raise InvalidArgumentError(f"property {name!r} has unknown type {kind!r}")
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgumentError(f"property {name!r}: {exc}") from exc
+        return row
+
+    def decode(self, row: Any, declared: PropertyType | None) -> PropertyValue:
+        """The Python value of a property row (a mapping with the value columns)."""
+        if row["int_value"] is not None:
+            return int(row["int_value"])
+        if row["double_value"] is not None:
+            return float(row["double_value"])
+        if row["bool_value"] is not None:
+            return bool(row["bool_value"])
+        if row["proto_value"] is not None:
+            return self._decode_proto(row["proto_value"])
+        text = row["string_value"]
+        if text is not None:
+            wants_struct = declared in (None, PropertyType.STRUCT)
+            if wants_struct and text.startswith(STRUCT_PREFIX):
+                struct = struct_pb2.Struct()
+                struct.ParseFromString(base64.b64decode(text[len(STRUCT_PREFIX) :]))
+                return json_format.MessageToDict(struct)
+            return str(text)
+        return None
+
+    def _encode_proto(self, name: str, value: PropertyValue) -> bytes | str:
+        if isinstance(value, ProtoValue):
+            packed = any_pb2.Any(type_url=value.type_url, value=value.value)
+        elif isinstance(value, any_pb2.Any):
+            packed = value
+        elif isinstance(value, message.Message):
+            packed = any_pb2.Any()
+            packed.Pack(value)
+        elif isinstance(value, bytes):
+            packed = any_pb2.Any()
+            packed.ParseFromString(value)
+        else:
+            raise InvalidArgumentError(
+                f"property {name!r} is PROTO: give a protobuf message, ProtoValue or the bytes "
+                f"of a serialized google.protobuf.Any, not {type(value).__name__}"
+            )
+        raw: bytes = packed.SerializeToString()
+        if self.proto_storage == "raw":
+            return raw
+        encoded = base64.b64encode(raw)
+        return encoded if self.proto_storage == "base64-bytes" else encoded.decode("ascii")
+
+    def _decode_proto(self, stored: bytes | str | memoryview) -> ProtoValue:
+        if isinstance(stored, memoryview):
+            stored = stored.tobytes()
+        if self.proto_storage == "raw":
+            raw = bytes(stored) if not isinstance(stored, str) else stored.encode("latin-1")
+        else:
+            raw = base64.b64decode(stored)
+        packed = any_pb2.Any()
+        packed.ParseFromString(raw)
+        return ProtoValue(packed.type_url, packed.value)
+
+
+def _expect(name: str, value: PropertyValue, kind: PropertyType, types: Any) -> None:
+    wrong_bool = isinstance(value, bool) and kind != PropertyType.BOOLEAN
+    if wrong_bool or not isinstance(value, types):
+        raise InvalidArgumentError(
+            f"property {name!r} is declared {kind.name} but the value is "
+            f"{type(value).__name__} ({value!r:.80})"
+        )
+    if isinstance(value, float) and not math.isfinite(value) and kind == PropertyType.INT:
+        raise InvalidArgumentError(f"property {name!r}: {value} is not an integer")
+
+
+def _to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    return struct
