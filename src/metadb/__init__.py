@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from metadb.db import Database, DatabaseURL, parse_database_url
 from metadb.errors import (
     AlreadyExistsError,
@@ -27,11 +29,14 @@ from metadb.errors import (
     UnsupportedDatabaseError,
     VersionNotFoundError,
 )
+from metadb.store import MetadataStore, connect
 
 __version__ = "0.1.0"
 
+# A library logs; the application decides where logs go (the CLI shows them with --debug).
+logging.getLogger("metadb").addHandler(logging.NullHandler())
+
 # Imported after __version__: the store's modules read it.
-from metadb.store import MetadataStore, connect
 
 __all__ = [
     "AlreadyExistsError",

@@ -105,10 +105,7 @@ def test_eight_runs_at_once_apply_each_migration_exactly_once(
     assert {r["version_after"] for r in reports} == {5}
     applied = sorted(step["version"] for r in reports for step in r["steps"])
     assert applied == [1, 2, 3, 4, 5]  # each applied once, by whichever run got there
-    assert query(database_url, "SELECT version, dirty FROM schema_migrations") in (
-        [(5, False)],
-        [(5, 0)],
-    )
+    assert query(database_url, "SELECT version, dirty FROM schema_migrations") == [(5, False)]
     ups = {key: n for key, n in history(database_url).items() if key[1] == "up"}
     assert ups == {(v, "up", "succeeded"): 1 for v in range(1, 6)}
     assert query(database_url, "SELECT COUNT(*), COUNT(DISTINCT n) FROM events") == [
@@ -138,13 +135,10 @@ def test_eight_runs_at_once_never_apply_a_failing_migration_twice(
         assert codes == [1] + [3] * (PROCESSES - 1), results
         assert sorted(errors) == ["dirty"] * (PROCESSES - 1) + ["migration_failed"]
         assert rows[(2, "up", "failed")] == 1
-        assert query(database_url, "SELECT version, dirty FROM schema_migrations") == [(2, 1)]
+        assert query(database_url, "SELECT version, dirty FROM schema_migrations") == [(2, True)]
     else:  # each run tries 2 in its own transaction, which rolls back
         assert codes == [1] * PROCESSES, results
         assert errors == ["migration_failed"] * PROCESSES
         assert rows[(2, "up", "rolled_back")] == PROCESSES
-        assert query(database_url, "SELECT version, dirty FROM schema_migrations") in (
-            [(1, False)],
-            [(1, 0)],
-        )
+        assert query(database_url, "SELECT version, dirty FROM schema_migrations") == [(1, False)]
         assert "half_done" not in tables

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
+from rich.logging import RichHandler
 
 from metadb import __version__
 from metadb.cli import migrate
+from metadb.cli.output import stderr
 
 app = typer.Typer(
     name="metadb",
@@ -33,6 +36,9 @@ def root(
     ] = False,
 ) -> None:
     ctx.obj = {"debug": debug}
+    if debug:
+        handler = RichHandler(console=stderr, show_path=False)
+        logging.basicConfig(level=logging.DEBUG, handlers=[handler], format="%(message)s")
 
 
 def main() -> None:
