@@ -12,16 +12,20 @@ from metadb.db.dialect import Dialect
 from metadb.errors import AlreadyExistsError, InvalidArgumentError
 from metadb.store.model import Association, Attribution, Event, EventType, ParentContext
 from metadb.store.nodes import now_ms
-from metadb.store.session import insert_returning_ids
+from metadb.store.session import insert_returning_ids, insert_rows
 from metadb.store.tables import MlmdTables
 
 _CHUNK = 500
+_STEP_COLUMNS = ("event_id", "is_index_step", "step_index", "step_key")
 
 
 class LinkStore:
     def __init__(self, tables: MlmdTables, dialect: Dialect) -> None:
         self.t = tables
         self.dialect = dialect
+        self._insert_steps = tables.event_path.insert()
+        self._insert_attributions = dialect.insert_ignoring_duplicates(tables.attribution)
+        self._insert_associations = dialect.insert_ignoring_duplicates(tables.association)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -63,17 +67,11 @@ class LinkStore:
             ],
         )
         steps = [
-            {
-                "event_id": event_id,
-                "is_index_step": isinstance(step, int),
-                "step_index": step if isinstance(step, int) else None,
-                "step_key": step if isinstance(step, str) else None,
-            }
+            (event_id, True, step, None) if isinstance(step, int) else (event_id, False, None, step)
             for event_id, event in zip(ids, events, strict=True)
             for step in event.path
         ]
-        if steps:
-            conn.execute(self.t.event_path.insert(), steps)
+        insert_rows(conn, self._insert_steps, _STEP_COLUMNS, steps)
 
     def events(self, conn: Connection, column: str, ids: Sequence[int]) -> list[Event]:
         """Events whose ``column`` (artifact_id or execution_id) is one of ``ids``."""
@@ -120,15 +118,11 @@ class LinkStore:
             conn, self.t.execution.node, {a.execution_id for a in associations}, "execution"
         )
         if attributions:
-            rows = [
-                {"context_id": a.context_id, "artifact_id": a.artifact_id} for a in attributions
-            ]
-            conn.execute(self.dialect.insert_ignoring_duplicates(self.t.attribution), rows)
+            rows = [(a.context_id, a.artifact_id) for a in attributions]
+            insert_rows(conn, self._insert_attributions, ("context_id", "artifact_id"), rows)
         if associations:
-            rows = [
-                {"context_id": a.context_id, "execution_id": a.execution_id} for a in associations
-            ]
-            conn.execute(self.dialect.insert_ignoring_duplicates(self.t.association), rows)
+            rows = [(a.context_id, a.execution_id) for a in associations]
+            insert_rows(conn, self._insert_associations, ("context_id", "execution_id"), rows)
 
     # -- parent contexts ---------------------------------------------------------------------
 

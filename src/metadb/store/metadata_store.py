@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from metadb.db.database import Database
+from metadb.errors import InvalidArgumentError
+from metadb.store.lineage import LineageWalker
 from metadb.store.links import LinkStore
 from metadb.store.model import (
     AnyType,
@@ -34,6 +36,8 @@ from metadb.store.model import (
     Event,
     Execution,
     ExecutionType,
+    LineageGraph,
+    LineageSubgraphQueryOptions,
     ListOptions,
     Page,
     ParentContext,
@@ -44,6 +48,11 @@ from metadb.store.session import StoreSession
 from metadb.store.tables import mlmd_tables
 from metadb.store.typestore import TypeStore
 from metadb.store.values import ValueCodec
+
+_GRAPH_FIELDS = frozenset(
+    {"artifacts", "executions", "contexts", "events", "artifact_types", "execution_types",
+     "context_types"}
+)  # fmt: skip
 
 
 class MetadataStore:
@@ -60,6 +69,7 @@ class MetadataStore:
             for kind in ("artifact", "execution", "context")
         }
         self._links = LinkStore(self._tables, db.dialect)
+        self._lineage = LineageWalker(self._tables)
 
     @property
     def database(self) -> Database:
@@ -401,6 +411,52 @@ class MetadataStore:
         with self._session.read() as conn:
             ids = self._links.related_contexts(conn, context_id, parents=parents)
             return self._nodes["context"].by_ids(conn, ids)
+
+    # -- lineage -----------------------------------------------------------------------------
+
+    def get_lineage_subgraph(
+        self,
+        query_options: LineageSubgraphQueryOptions,
+        field_mask_paths: Sequence[str] | None = None,
+    ) -> LineageGraph:
+        """The artifacts and executions reachable from the starting nodes, the events among
+        them, their contexts and their types. ``field_mask_paths`` (e.g. ["artifacts",
+        "events"]) limits what is loaded and returned, as in ml-metadata.
+
+        Raises:
+            InvalidArgumentError: no or two kinds of starting nodes, a bad filter_query.
+        """
+        wanted = set(field_mask_paths or _GRAPH_FIELDS)
+        unknown = wanted - _GRAPH_FIELDS
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown field_mask_paths {sorted(unknown)}; known: {sorted(_GRAPH_FIELDS)}"
+            )
+        graph = LineageGraph()
+        with self._session.read() as conn:
+            artifact_ids, execution_ids = self._lineage.walk(conn, query_options)
+            artifacts = self._nodes["artifact"].by_ids(conn, sorted(artifact_ids))
+            executions = self._nodes["execution"].by_ids(conn, sorted(execution_ids))
+            context_ids = self._lineage.context_ids(conn, artifact_ids, execution_ids)
+            contexts = self._nodes["context"].by_ids(conn, sorted(context_ids))
+            if "events" in wanted:
+                graph.events = [
+                    e
+                    for e in self._links.events(conn, "artifact_id", sorted(artifact_ids))
+                    if e.execution_id in execution_ids
+                ]
+            for field, kind, nodes in (
+                ("artifact_types", TypeKind.ARTIFACT, artifacts),
+                ("execution_types", TypeKind.EXECUTION, executions),
+                ("context_types", TypeKind.CONTEXT, contexts),
+            ):
+                if field in wanted:
+                    ids = sorted({n.type_id for n in nodes})
+                    setattr(graph, field, self._types.by_ids(conn, kind, ids))
+        graph.artifacts = artifacts if "artifacts" in wanted else []
+        graph.executions = executions if "executions" in wanted else []
+        graph.contexts = contexts if "contexts" in wanted else []
+        return graph
 
     # -- composite writes --------------------------------------------------------------------
 

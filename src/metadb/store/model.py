@@ -202,10 +202,11 @@ class ParentContext:
 class ListOptions:
     """Order, page size, filter and page token of a list call (ml-metadata's ListOptions).
 
-    ``order_by`` is "create_time", "last_update_time" or "id". A page holds at most 100 items.
+    ``order_by`` is "create_time", "last_update_time" or "id". ``limit`` None means all of them
+    for ``get_*`` calls and a page of 20 for ``list_*`` calls; a page holds at most 100 items.
     """
 
-    limit: int = 20
+    limit: int | None = None
     order_by: str = "id"
     is_asc: bool = True
     filter_query: str | None = None
@@ -218,6 +219,33 @@ class Page:
 
     items: list[Any]
     next_page_token: str | None
+
+
+class LineageDirection(IntEnum):
+    DIRECTION_UNSPECIFIED = 0  # treated as BIDIRECTIONAL, as ml-metadata does
+    UPSTREAM = 1
+    DOWNSTREAM = 2
+    BIDIRECTIONAL = 3
+
+
+@dataclass
+class LineageSubgraphQueryOptions:
+    """What :meth:`MetadataStore.get_lineage_subgraph` walks (ml-metadata's message of the name).
+
+    Give exactly one of ``starting_artifacts`` / ``starting_executions`` (a filter_query). Each
+    artifact-execution edge is one hop; ``max_num_hops=None`` walks until nothing new is found.
+    The walk stops at nodes matching ``ending_artifacts`` / ``ending_executions``, which are
+    returned only with ``include_ending_nodes``. As in ml-metadata, a walk starts from at most
+    101 nodes: those matching the starting filter with the lowest ids.
+    """
+
+    starting_artifacts: str | None = None
+    starting_executions: str | None = None
+    max_num_hops: int | None = None
+    direction: LineageDirection = LineageDirection.BIDIRECTIONAL
+    ending_artifacts: str | None = None
+    ending_executions: str | None = None
+    include_ending_nodes: bool = False
 
 
 @dataclass

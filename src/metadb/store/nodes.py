@@ -41,10 +41,10 @@ from metadb.store.model import (
     PropertyType,
     TypeKind,
 )
-from metadb.store.session import insert_returning_ids
+from metadb.store.session import insert_returning_ids, insert_rows
 from metadb.store.tables import MlmdTables, NodeTables
 from metadb.store.typestore import TypeStore
-from metadb.store.values import ValueCodec
+from metadb.store.values import VALUE_COLUMNS, ValueCodec
 
 MAX_PAGE = 100
 _ORDER_COLUMNS = {
@@ -83,6 +83,8 @@ class NodeStore:
         self.t: NodeTables = tables.nodes(kind)
         self.types = types
         self.codec = codec
+        self._insert_properties = self.t.properties.insert()
+        self._property_columns = (self.t.owner, "name", "is_custom_property", *VALUE_COLUMNS)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -111,11 +113,8 @@ class NodeStore:
                 ids[i] = node_id
         if old:
             self._update(conn, [nodes[i] for i in old], stamp)
-        property_rows = [
-            {self.t.owner: ids[i], **row} for i, node_rows in enumerate(rows) for row in node_rows
-        ]
-        if property_rows:
-            conn.execute(self.t.properties.insert(), property_rows)
+        property_rows = [(ids[i], *row) for i, node_rows in enumerate(rows) for row in node_rows]
+        insert_rows(conn, self._insert_properties, self._property_columns, property_rows)
         return [int(i) for i in ids if i is not None]
 
     def _update(self, conn: Connection, nodes: Sequence[AnyNode], stamp: int) -> None:
@@ -162,7 +161,8 @@ class NodeStore:
 
     def _property_rows(
         self, node: AnyNode, declared: dict[str, PropertyType]
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[Any, ...]]:
+        """(name, is_custom_property, *value columns) for each property of ``node``."""
         rows = []
         for name, value in node.properties.items():
             if name not in declared:
@@ -172,13 +172,11 @@ class NodeStore:
                 )
             if value is None:
                 continue
-            rows.append({"name": name, "is_custom_property": False,
-                         **self.codec.encode(name, value, declared[name])})  # fmt: skip
+            rows.append((name, False, *self.codec.encode(name, value, declared[name])))
         for name, value in node.custom_properties.items():
             if value is None:
                 continue
-            rows.append({"name": name, "is_custom_property": True,
-                         **self.codec.encode(name, value, None)})  # fmt: skip
+            rows.append((name, True, *self.codec.encode(name, value, None)))
         return rows
 
     # -- reads -------------------------------------------------------------------------------
@@ -195,19 +193,23 @@ class NodeStore:
         rows = conn.execute(query).all()
         if not rows:
             return []
-        ids = [int(r.id) for r in rows]
         type_of = {int(r.id): int(r.type_id) for r in rows}
         declared = self._declared(conn, set(type_of.values()))
         props: dict[int, tuple[dict[str, Any], dict[str, Any]]] = defaultdict(lambda: ({}, {}))
-        p = self.t.properties
-        owner = p.c[self.t.owner]
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            for row in conn.execute(select(p).where(owner.in_(chunk))).mappings():
-                node_id = int(row[self.t.owner])
-                is_custom = bool(row["is_custom_property"])
-                kind = None if is_custom else declared[type_of[node_id]].get(row["name"])
-                props[node_id][1 if is_custom else 0][row["name"]] = self.codec.decode(row, kind)
+        p = self.t.properties.c
+        owner = p[self.t.owner]
+        columns = select(owner, p.name, p.is_custom_property, *(p[c] for c in VALUE_COLUMNS))
+        if len(rows) > _CHUNK:
+            # A large result: one query joined on the node query, not thousands of bound ids.
+            ids = query.with_only_columns(self.t.node.c.id, maintain_column_froms=True)
+            batches = [columns.where(owner.in_(ids.order_by(None)))]
+        else:
+            batches = [columns.where(owner.in_(list(type_of)))]
+        decode = self.codec.decode_values
+        for batch in batches:
+            for node_id, name, is_custom, *values in conn.execute(batch).all():
+                kind = None if is_custom else declared[type_of[node_id]].get(name)
+                props[node_id][1 if is_custom else 0][name] = decode(values, kind)
         result = []
         for r in rows:
             node_id = int(r.id)

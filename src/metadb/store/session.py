@@ -7,7 +7,7 @@ that the message can name the node; the translation here catches races between w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,6 +45,41 @@ class StoreSession:
             ) from exc
         except DBAPIError as exc:
             raise self.db.translate_statement_error(exc, doing="a metadata store call") from exc
+
+
+#: Compiled SQL per (statement, dialect, columns). Statements are built once per store.
+_COMPILED: dict[tuple[Insert, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def insert_rows(
+    conn: Connection,
+    statement: Insert,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Execute ``statement`` (built once, kept by its owner) for ``rows`` with the driver's
+    executemany, compiling it once.
+
+    The hot write paths (property rows, event paths, links) pass thousands of rows whose values
+    are plain ints, floats, strings, bools and bytes, which every driver adapts itself; skipping
+    SQLAlchemy's per-row parameter processing halves their cost.
+    """
+    if not rows:
+        return
+    cache_key = (statement, conn.dialect.name, columns)
+    cached = _COMPILED.get(cache_key)
+    if cached is None:
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns))
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        cached = _COMPILED.setdefault(cache_key, (compiled.string, order))
+    sql, order = cached
+    if order is None:  # named parameters (psycopg): one dict per row
+        conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+    elif order == columns:
+        conn.exec_driver_sql(sql, list(rows))
+    else:
+        index = [columns.index(name) for name in order]
+        conn.exec_driver_sql(sql, [tuple(row[i] for i in index) for row in rows])
 
 
 def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:

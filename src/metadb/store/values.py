@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf import any_pb2, json_format, message, struct_pb2
@@ -20,7 +21,8 @@ from metadb.store.model import PropertyType, PropertyValue, ProtoValue
 
 STRUCT_PREFIX = "mlmd-struct::"
 VALUE_COLUMNS = ("int_value", "double_value", "string_value", "bool_value", "proto_value")
-_EMPTY = dict.fromkeys((*VALUE_COLUMNS, "byte_value"))
+#: A property row's value columns, in VALUE_COLUMNS order; at most one is not None.
+ValueRow = tuple[Any, Any, Any, Any, Any]
 
 
 def infer_type(value: PropertyValue) -> PropertyType:
@@ -49,53 +51,51 @@ class ValueCodec:
     def __init__(self, proto_storage: str) -> None:
         self.proto_storage = proto_storage
 
-    def encode(
-        self, name: str, value: PropertyValue, declared: PropertyType | None
-    ) -> dict[str, Any]:
-        """The value columns of a property row.
+    def encode(self, name: str, value: PropertyValue, declared: PropertyType | None) -> ValueRow:
+        """The value columns of a property row, in :data:`VALUE_COLUMNS` order.
 
         Raises:
             InvalidArgumentError: the value does not fit the declared type.
         """
         kind = declared if declared is not None else infer_type(value)
-        row = dict(_EMPTY)
         try:
             if kind == PropertyType.INT:
                 _expect(name, value, kind, int)
-                row["int_value"] = int(value)
-            elif kind == PropertyType.DOUBLE:
+                return (int(value), None, None, None, None)
+            if kind == PropertyType.DOUBLE:
                 _expect(name, value, kind, (int, float))
-                row["double_value"] = float(value)
-            elif kind == PropertyType.STRING:
+                return (None, float(value), None, None, None)
+            if kind == PropertyType.STRING:
                 _expect(name, value, kind, str)
-                row["string_value"] = value
-            elif kind == PropertyType.BOOLEAN:
+                return (None, None, value, None, None)
+            if kind == PropertyType.BOOLEAN:
                 _expect(name, value, kind, bool)
-                row["bool_value"] = bool(value)
-            elif kind == PropertyType.STRUCT:
+                return (None, None, None, bool(value), None)
+            if kind == PropertyType.STRUCT:
                 _expect(name, value, kind, dict)
-                row["string_value"] = STRUCT_PREFIX + base64.b64encode(
-                    _to_struct(value).SerializeToString()
-                ).decode("ascii")
-            elif kind == PropertyType.PROTO:
-                row["proto_value"] = self._encode_proto(name, value)
-            else:
-                raise InvalidArgumentError(f"property {name!r} has unknown type {kind!r}")
+                text = base64.b64encode(_to_struct(value).SerializeToString()).decode("ascii")
+                return (None, None, STRUCT_PREFIX + text, None, None)
+            if kind == PropertyType.PROTO:
+                return (None, None, None, None, self._encode_proto(name, value))
         except (ValueError, TypeError) as exc:
             raise InvalidArgumentError(f"property {name!r}: {exc}") from exc
-        return row
+        raise InvalidArgumentError(f"property {name!r} has unknown type {kind!r}")
 
     def decode(self, row: Any, declared: PropertyType | None) -> PropertyValue:
         """The Python value of a property row (a mapping with the value columns)."""
-        if row["int_value"] is not None:
-            return int(row["int_value"])
-        if row["double_value"] is not None:
-            return float(row["double_value"])
-        if row["bool_value"] is not None:
-            return bool(row["bool_value"])
-        if row["proto_value"] is not None:
-            return self._decode_proto(row["proto_value"])
-        text = row["string_value"]
+        return self.decode_values([row[c] for c in VALUE_COLUMNS], declared)
+
+    def decode_values(self, values: Sequence[Any], declared: PropertyType | None) -> PropertyValue:
+        """The Python value of a row's value columns, in :data:`VALUE_COLUMNS` order."""
+        int_value, double_value, text, bool_value, proto_value = values
+        if int_value is not None:
+            return int(int_value)
+        if double_value is not None:
+            return float(double_value)
+        if bool_value is not None:
+            return bool(bool_value)
+        if proto_value is not None:
+            return self._decode_proto(proto_value)
         if text is not None:
             wants_struct = declared in (None, PropertyType.STRUCT)
             if wants_struct and text.startswith(STRUCT_PREFIX):

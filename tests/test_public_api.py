@@ -1,0 +1,53 @@
+"""The public API is what ``__all__`` says; changing it is a deliberate act, made here too."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "metadb": {
+        "AlreadyExistsError", "AuthenticationError", "ChangedMigrationError", "ConfigError",
+        "Database", "DatabaseError", "DatabaseURL", "DatabaseUnreachableError",
+        "DirtyDatabaseError", "FailedPreconditionError", "InvalidArgumentError",
+        "IrreversibleMigrationError", "LockTimeoutError", "MetadataStore", "MetadbError",
+        "MigrationError", "MigrationFailedError", "MissingMigrationError", "NotFoundError",
+        "NothingToResumeError", "SourceError", "StatementError", "StoreError",
+        "UnsupportedDatabaseError", "VersionNotFoundError", "__version__", "connect",
+        "parse_database_url",
+    },
+    "metadb.migrate": {
+        "HistoryRow", "MigrateConfig", "Migration", "MigrationFile", "MigrationRunner",
+        "MigrationSource", "MigrationStatus", "Plan", "PlannedStatement", "PlannedStep",
+        "RunReport", "Status", "StepResult", "VersionState", "baseline", "create", "down",
+        "force", "goto", "history", "load_source", "plan", "resume", "status", "up", "version",
+    },
+    "metadb.store": {
+        "Artifact", "ArtifactState", "ArtifactType", "Association", "Attribution", "Context",
+        "ContextType", "Event", "EventType", "Execution", "ExecutionState", "ExecutionType",
+        "LineageDirection", "LineageGraph", "LineageSubgraphQueryOptions", "ListOptions",
+        "MetadataStore", "Page", "ParentContext", "PropertyType", "ProtoValue", "SystemType",
+        "connect",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_all_lists_exactly_the_public_names_and_each_exists(module_name: str):
+    module = importlib.import_module(module_name)
+
+    assert set(module.__all__) == PUBLIC[module_name]
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert missing == []
+
+
+def test_every_error_class_is_exported_from_metadb_errors():
+    import metadb.errors as errors
+
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.MetadbError)
+    }
+    assert defined == set(errors.__all__)
