@@ -100,8 +100,11 @@ class MetadbWorkload(Workload):
 
     def setup_types(self) -> None:
         m = self.m
-        props = {"shard": m.PropertyType.INT, "score": m.PropertyType.DOUBLE,
-                 "split": m.PropertyType.STRING}  # fmt: skip
+        props = {
+            "shard": m.PropertyType.INT,
+            "score": m.PropertyType.DOUBLE,
+            "split": m.PropertyType.STRING,
+        }
         self.a_type = self.store.put_artifact_type(m.ArtifactType(name="Dataset", properties=props))
         self.e_type = self.store.put_execution_type(
             m.ExecutionType(name="Trainer", properties=props)
@@ -112,21 +115,32 @@ class MetadbWorkload(Workload):
     def put_artifacts(self, n: int) -> None:
         m = self.m
         for start in range(0, n, BATCH):
-            self.store.put_artifacts([
-                m.Artifact(type_id=self.a_type, name=f"a{i}", uri=f"/data/{i}",
-                           properties={"shard": i % 100, "score": i / n, "split": "train"},
-                           custom_properties={"tag": f"tag-{i % 10}"})
-                for i in range(start, min(n, start + BATCH))
-            ])  # fmt: skip
+            self.store.put_artifacts(
+                [
+                    m.Artifact(
+                        type_id=self.a_type,
+                        name=f"a{i}",
+                        uri=f"/data/{i}",
+                        properties={"shard": i % 100, "score": i / n, "split": "train"},
+                        custom_properties={"tag": f"tag-{i % 10}"},
+                    )
+                    for i in range(start, min(n, start + BATCH))
+                ]
+            )
 
     def put_executions(self, n: int) -> None:
         m = self.m
         for start in range(0, n, BATCH):
-            self.store.put_executions([
-                m.Execution(type_id=self.e_type, name=f"e{i}",
-                            properties={"shard": i % 100, "score": i / n, "split": "train"})
-                for i in range(start, min(n, start + BATCH))
-            ])  # fmt: skip
+            self.store.put_executions(
+                [
+                    m.Execution(
+                        type_id=self.e_type,
+                        name=f"e{i}",
+                        properties={"shard": i % 100, "score": i / n, "split": "train"},
+                    )
+                    for i in range(start, min(n, start + BATCH))
+                ]
+            )
 
     def put_events(self, n: int) -> None:
         m = self.m
@@ -144,8 +158,12 @@ class MetadbWorkload(Workload):
         )
         runs: list[int] = []
         for start in range(0, n // 10, BATCH):
-            runs += self.store.put_contexts([m.Context(type_id=self.r_type, name=f"run-{i}")
-                                             for i in range(start, min(n // 10, start + BATCH))])  # fmt: skip
+            runs += self.store.put_contexts(
+                [
+                    m.Context(type_id=self.r_type, name=f"run-{i}")
+                    for i in range(start, min(n // 10, start + BATCH))
+                ]
+            )
         links = [
             m.ParentContext(child_id=r, parent_id=pipelines[i % 10]) for i, r in enumerate(runs)
         ]
@@ -218,8 +236,12 @@ class MlmdWorkload(Workload):
     def put_executions(self, n: int) -> None:
         pb = self.pb
         for start in range(0, n, BATCH):
-            self.store.put_executions([self._props(pb.Execution(type_id=self.e_type, name=f"e{i}"), i)
-                                       for i in range(start, min(n, start + BATCH))])  # fmt: skip
+            self.store.put_executions(
+                [
+                    self._props(pb.Execution(type_id=self.e_type, name=f"e{i}"), i)
+                    for i in range(start, min(n, start + BATCH))
+                ]
+            )
 
     def put_events(self, n: int) -> None:
         E = self.pb.Event
@@ -240,8 +262,12 @@ class MlmdWorkload(Workload):
         )
         runs: list[int] = []
         for start in range(0, n // 10, BATCH):
-            runs += self.store.put_contexts([pb.Context(type_id=self.r_type, name=f"run-{i}")
-                                             for i in range(start, min(n // 10, start + BATCH))])  # fmt: skip
+            runs += self.store.put_contexts(
+                [
+                    pb.Context(type_id=self.r_type, name=f"run-{i}")
+                    for i in range(start, min(n // 10, start + BATCH))
+                ]
+            )
         links = [
             pb.ParentContext(child_id=r, parent_id=pipelines[i % 10]) for i, r in enumerate(runs)
         ]
@@ -296,8 +322,11 @@ def main() -> None:
     env = {**os.environ, "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
     mlmd_run = subprocess.run(
         [str(args.mlmd_python), __file__, "--side", "mlmd", "--n", str(args.n)],
-        capture_output=True, text=True, check=True, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     theirs = json.loads(mlmd_run.stdout.strip().splitlines()[-1])
     ours = run_side("metadb", args.n)
     n = args.n
