@@ -113,8 +113,7 @@ class MigrationRunner:
 
     def goto(self, version: int, *, allow_changed: bool = False) -> list[StepResult]:
         """Migrate up or down until the database is at ``version``."""
-        if self.source.get(version) is None:
-            raise VersionNotFoundError(version, self.source.location, self.source.versions)
+        self._require(version)
         with self.locked():
             state = self.check_applied(allow_changed=allow_changed)
             if state.version is None or state.version < version:
@@ -123,20 +122,11 @@ class MigrationRunner:
 
     def force(self, version: int) -> VersionState:
         """Set the version and clear the dirty flag, without running anything."""
-        migration = self.source.get(version)
-        if migration is None:
-            raise VersionNotFoundError(version, self.source.location, self.source.versions)
+        migration = self._require(version)
         with self.locked(), self.db.connect() as conn, self.db.dialect.begin_write(conn):
             before = self.versions.read(conn)
-            self.versions.write(conn, version, dirty=False)
-            self.history.record(
-                conn,
-                **self._row_values(migration.up, "force", version),
-                status=HistoryTable.SUCCEEDED,
-                finished_at=utcnow(),
-                duration_ms=0,
-                note=f"forced from version {before.version} (dirty={before.dirty})",
-            )
+            note = f"forced from version {before.version} (dirty={before.dirty})"
+            self._record_version(conn, migration, "force", note)
         return VersionState(version, False)
 
     def baseline(self, version: int, *, note: str, if_unversioned: bool = False) -> bool:
@@ -149,26 +139,36 @@ class MigrationRunner:
             VersionNotFoundError: the source has no such version.
             BaselineError: the database already has a version.
         """
-        migration = self.source.get(version)
-        if migration is None:
-            raise VersionNotFoundError(version, self.source.location, self.source.versions)
+        migration = self._require(version)
         with self.locked(), self.db.connect() as conn, self.db.dialect.begin_write(conn):
             state = self.versions.read(conn)
             if state.version is not None or state.dirty:
                 if if_unversioned:
                     return False
                 raise BaselineError(state.version, state.dirty)
-            self.versions.write(conn, version, dirty=False)
-            self.history.record(
-                conn,
-                **self._row_values(migration.up, "baseline", version),
-                status=HistoryTable.SUCCEEDED,
-                finished_at=utcnow(),
-                duration_ms=0,
-                note=note,
-            )
+            self._record_version(conn, migration, "baseline", note)
         log.warning("baselined the database at version %s: %s", version, note)
         return True
+
+    def _require(self, version: int) -> Migration:
+        migration = self.source.get(version)
+        if migration is None:
+            raise VersionNotFoundError(version, self.source.location, self.source.versions)
+        return migration
+
+    def _record_version(
+        self, conn: Connection, migration: Migration, direction: str, note: str
+    ) -> None:
+        """Set the version to ``migration``'s, clean, running nothing, and say why in history."""
+        self.versions.write(conn, migration.version, dirty=False)
+        self.history.record(
+            conn,
+            **self._row_values(migration.up, direction, migration.version),
+            status=HistoryTable.SUCCEEDED,
+            finished_at=utcnow(),
+            duration_ms=0,
+            note=note,
+        )
 
     def resume(self) -> StepResult:
         """Finish the migration whose failure left the database dirty, at the failed statement.

@@ -157,6 +157,8 @@ class NodeStore:
         for attr in self.spec.extra:
             value = getattr(node, attr)
             row[attr] = int(value) if attr in _ENUMS and value is not None else value
+        if "uri" in row and row["uri"] is None:
+            row["uri"] = ""  # ml-metadata always stores a string, '' for no uri
         return row
 
     def _property_rows(
