@@ -19,6 +19,7 @@ tests pin down where metadb still differs from ml-metadata (xfail, with the reas
 from __future__ import annotations
 
 import base64
+import dataclasses
 import importlib.util
 import json
 import time
@@ -1121,7 +1122,7 @@ RESULT = {
         # [0] was put by metadb, [1] by ml-metadata
         mlmd_view = [bare(d) for d in dump[kind]]
         assert len(mlmd_view) == 2 and mlmd_view[0] == mlmd_view[1], (kind, mlmd_view)
-        metadb_view = [bare(vars(n)) for n in read[kind]]
+        metadb_view = [bare(dataclasses.asdict(n)) for n in read[kind]]
         assert len(metadb_view) == 2 and metadb_view[0] == metadb_view[1], (kind, metadb_view)
 
 

@@ -22,6 +22,7 @@ The result is TRUE for matching nodes and FALSE or NULL otherwise: use it in WHE
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -117,8 +118,14 @@ def compile_filter(query: str, *, kind: str, tables: MlmdTables) -> ColumnElemen
     Raises InvalidArgumentError naming the position (1-based column) and what was expected.
 
     Example: ``compile_filter("contexts_run.name = 'r1' AND uri LIKE '/data/%'",
-    kind="artifact", tables=mlmd_tables("sqlite"))``.
+    kind="artifact", tables=mlmd_tables("sqlite"))``. A query compiles once per kind and
+    tables; the expression is reused.
     """
+    return _compile_cached(query, kind, tables)
+
+
+@functools.lru_cache(maxsize=512)
+def _compile_cached(query: str, kind: str, tables: MlmdTables) -> ColumnElement[bool]:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     resolver = _Resolver(kind, tables)

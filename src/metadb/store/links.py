@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection, Table, select, tuple_
 
@@ -16,6 +14,7 @@ from metadb.store.session import insert_returning_ids, insert_rows
 from metadb.store.tables import MlmdTables
 
 _CHUNK = 500
+_EVENT_TYPES = {int(kind): kind for kind in EventType}
 _STEP_COLUMNS = ("event_id", "is_index_step", "step_index", "step_key")
 
 
@@ -74,29 +73,28 @@ class LinkStore:
         insert_rows(conn, self._insert_steps, _STEP_COLUMNS, steps)
 
     def events(self, conn: Connection, column: str, ids: Sequence[int]) -> list[Event]:
-        """Events whose ``column`` (artifact_id or execution_id) is one of ``ids``."""
-        ev, path = self.t.event, self.t.event_path
-        rows: list[Any] = []
+        """Events whose ``column`` (artifact_id or execution_id) is one of ``ids``, by id.
+
+        One query brings each event with its path steps (EventPath has no order column: steps
+        come back in the order they were stored, as in ml-metadata).
+        """
+        ev, path = self.t.event.c, self.t.event_path.c
+        query = select(
+            ev.id, ev.artifact_id, ev.execution_id, ev.type, ev.milliseconds_since_epoch,
+            path.is_index_step, path.step_index, path.step_key,
+        ).outerjoin(self.t.event_path, path.event_id == ev.id)  # fmt: skip
+        events: dict[int, Event] = {}
         for start in range(0, len(ids), _CHUNK):
             chunk = list(ids[start : start + _CHUNK])
-            rows += conn.execute(select(ev).where(ev.c[column].in_(chunk))).all()
-        rows.sort(key=lambda r: r.id)
-        steps: dict[int, list[int | str]] = defaultdict(list)
-        event_ids = [int(r.id) for r in rows]
-        for start in range(0, len(event_ids), _CHUNK):
-            chunk = event_ids[start : start + _CHUNK]
-            for s in conn.execute(select(path).where(path.c.event_id.in_(chunk))):
-                steps[int(s.event_id)].append(int(s.step_index) if s.is_index_step else s.step_key)
-        return [
-            Event(
-                artifact_id=int(r.artifact_id),
-                execution_id=int(r.execution_id),
-                type=EventType(r.type),
-                path=steps.get(int(r.id), []),
-                milliseconds_since_epoch=r.milliseconds_since_epoch,
-            )
-            for r in rows
-        ]
+            rows = conn.execute(query.where(ev[column].in_(chunk))).all()
+            for event_id, artifact, execution, kind, ms, is_index, index, key in rows:
+                event = events.get(event_id)
+                if event is None:
+                    event = Event(artifact, execution, _EVENT_TYPES[kind], [], ms)
+                    events[event_id] = event
+                if is_index is not None:
+                    event.path.append(index if is_index else key)
+        return [events[event_id] for event_id in sorted(events)]
 
     # -- attributions and associations -------------------------------------------------------
 

@@ -101,7 +101,7 @@ class ProtoValue:
 PropertyValue = Any  # int | float | str | bool | dict | ProtoValue | a protobuf message
 
 
-@dataclass
+@dataclass(slots=True)
 class _Type:
     name: str
     properties: dict[str, PropertyType] = field(default_factory=dict)
@@ -114,12 +114,12 @@ class _Type:
     kind: ClassVar[TypeKind]
 
 
-@dataclass
+@dataclass(slots=True)
 class ArtifactType(_Type):
     kind: ClassVar[TypeKind] = TypeKind.ARTIFACT
 
 
-@dataclass
+@dataclass(slots=True)
 class ExecutionType(_Type):
     #: ml-metadata's ArtifactStructType for inputs and outputs, kept as its text form.
     input_type: str | None = None
@@ -127,7 +127,7 @@ class ExecutionType(_Type):
     kind: ClassVar[TypeKind] = TypeKind.EXECUTION
 
 
-@dataclass
+@dataclass(slots=True)
 class ContextType(_Type):
     kind: ClassVar[TypeKind] = TypeKind.CONTEXT
 
@@ -135,7 +135,7 @@ class ContextType(_Type):
 AnyType = ArtifactType | ExecutionType | ContextType
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     type_id: int | None = None
     name: str | None = None
@@ -149,18 +149,18 @@ class _Node:
     last_update_time_since_epoch: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Artifact(_Node):
     uri: str | None = None
     state: ArtifactState | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Execution(_Node):
     last_known_state: ExecutionState | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Context(_Node):
     pass
 
@@ -171,7 +171,7 @@ AnyNode = Artifact | Execution | Context
 PathStep = int | str
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     artifact_id: int | None
     execution_id: int | None

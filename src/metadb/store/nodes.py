@@ -184,65 +184,81 @@ class NodeStore:
     # -- reads -------------------------------------------------------------------------------
 
     def select(self) -> Select[Any]:
-        """The base query: node columns and the type's name."""
-        ty = self.tables.type
-        return select(self.t.node, ty.c.name.label("type_name")).join(
-            ty, ty.c.id == self.t.node.c.type_id
-        )
+        """The base query: the node columns (the type's name is added by :meth:`load`)."""
+        return select(self.t.node)
 
     def load(self, conn: Connection, query: Select[Any]) -> list[Any]:
-        """Run ``query`` (built on :meth:`select`) and return entities with their properties."""
-        rows = conn.execute(query).all()
-        if not rows:
+        """Run ``query`` (built on :meth:`select`) and return entities with their properties.
+
+        Rows are streamed into entities and property rows into the entities' dicts, so that
+        only the entities stay alive: holding thousands of rows at once costs more in garbage
+        collection than it saves.
+        """
+        entities: dict[int, Any] = {}
+        for part in conn.execute(query).partitions(2000):
+            for row in part:
+                entity = self._entity(row)
+                entities[entity.id] = entity
+        if not entities:
             return []
-        type_of = {int(r.id): int(r.type_id) for r in rows}
-        declared = self._declared(conn, set(type_of.values()))
-        props: dict[int, tuple[dict[str, Any], dict[str, Any]]] = defaultdict(lambda: ({}, {}))
+        names, declared = self._types_of(conn, {e.type_id for e in entities.values()})
+        for entity in entities.values():
+            entity.type = names.get(entity.type_id)
         p = self.t.properties.c
         owner = p[self.t.owner]
-        columns = select(owner, p.name, p.is_custom_property, *(p[c] for c in VALUE_COLUMNS))
-        if len(rows) > _CHUNK:
+        batch = select(owner, p.name, p.is_custom_property, *(p[c] for c in VALUE_COLUMNS))
+        if len(entities) > _CHUNK:
             # A large result: one query joined on the node query, not thousands of bound ids.
             ids = query.with_only_columns(self.t.node.c.id, maintain_column_froms=True)
-            batches = [columns.where(owner.in_(ids.order_by(None)))]
+            batch = batch.where(owner.in_(ids.order_by(None)))
         else:
-            batches = [columns.where(owner.in_(list(type_of)))]
+            batch = batch.where(owner.in_(list(entities)))
         decode = self.codec.decode_values
-        for batch in batches:
-            for node_id, name, is_custom, *values in conn.execute(batch).all():
-                kind = None if is_custom else declared[type_of[node_id]].get(name)
-                props[node_id][1 if is_custom else 0][name] = decode(values, kind)
-        result = []
-        for r in rows:
-            node_id = int(r.id)
-            properties, custom = props.get(node_id, ({}, {}))
-            kwargs: dict[str, Any] = {
-                "id": node_id,
-                "type_id": type_of[node_id],
-                "type": r.type_name,
-                "name": r.name,
-                "external_id": r.external_id,
-                "properties": properties,
-                "custom_properties": custom,
-                "create_time_since_epoch": int(r.create_time_since_epoch),
-                "last_update_time_since_epoch": int(r.last_update_time_since_epoch),
-            }
-            for attr in self.spec.extra:
-                value = getattr(r, attr)
-                kwargs[attr] = (
-                    _ENUMS[attr](value) if attr in _ENUMS and value is not None else value
-                )
-            result.append(self.spec.entity(**kwargs))
-        return result
+        for part in conn.execute(batch).partitions(2000):
+            for row in part:
+                entity, name, is_custom = entities[row[0]], row[1], row[2]
+                if is_custom:
+                    entity.custom_properties[name] = decode(row, None, 3)
+                else:
+                    entity.properties[name] = decode(row, declared[entity.type_id].get(name), 3)
+        return list(entities.values())
 
-    def _declared(self, conn: Connection, type_ids: set[int]) -> dict[int, dict[str, PropertyType]]:
-        tp = self.tables.type_property.c
+    def _entity(self, r: Any) -> Any:
+        """An entity, without its properties yet, from a row of :meth:`select`."""
+        entity = self.spec.entity(
+            id=r.id,
+            type_id=r.type_id,
+            name=r.name,
+            external_id=r.external_id,
+            properties={},
+            custom_properties={},
+            create_time_since_epoch=r.create_time_since_epoch,
+            last_update_time_since_epoch=r.last_update_time_since_epoch,
+        )
+        for attr in self.spec.extra:
+            value = getattr(r, attr)
+            setattr(
+                entity, attr, _ENUMS[attr](value) if attr in _ENUMS and value is not None else value
+            )
+        return entity
+
+    def _types_of(
+        self, conn: Connection, type_ids: set[int]
+    ) -> tuple[dict[int, str], dict[int, dict[str, PropertyType]]]:
+        """The names and declared properties of the given types, in one query."""
+        ty, tp = self.tables.type, self.tables.type_property
+        query = (
+            select(ty.c.id, ty.c.name, tp.c.name, tp.c.data_type)
+            .outerjoin(tp, tp.c.type_id == ty.c.id)
+            .where(ty.c.id.in_(sorted(type_ids)))
+        )
+        names: dict[int, str] = {}
         declared: dict[int, dict[str, PropertyType]] = defaultdict(dict)
-        for row in conn.execute(
-            select(tp.type_id, tp.name, tp.data_type).where(tp.type_id.in_(sorted(type_ids)))
-        ):
-            declared[int(row.type_id)][row.name] = PropertyType(row.data_type or 0)
-        return declared
+        for type_id, type_name, property_name, data_type in conn.execute(query):
+            names[type_id] = type_name
+            if property_name is not None:
+                declared[type_id][property_name] = PropertyType(data_type or 0)
+        return names, declared
 
     def by_ids(self, conn: Connection, ids: Sequence[int]) -> list[Any]:
         found: list[Any] = []

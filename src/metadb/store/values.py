@@ -85,9 +85,12 @@ class ValueCodec:
         """The Python value of a property row (a mapping with the value columns)."""
         return self.decode_values([row[c] for c in VALUE_COLUMNS], declared)
 
-    def decode_values(self, values: Sequence[Any], declared: PropertyType | None) -> PropertyValue:
-        """The Python value of a row's value columns, in :data:`VALUE_COLUMNS` order."""
-        int_value, double_value, text, bool_value, proto_value = values
+    def decode_values(
+        self, values: Sequence[Any], declared: PropertyType | None, start: int = 0
+    ) -> PropertyValue:
+        """The Python value of the value columns at ``values[start:start + 5]``, in
+        :data:`VALUE_COLUMNS` order."""
+        int_value, double_value, text, bool_value, proto_value = values[start : start + 5]
         if int_value is not None:
             return int(int_value)
         if double_value is not None:
