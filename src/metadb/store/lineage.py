@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import BindParameter, Connection, bindparam, select
 
 from metadb.errors import InvalidArgumentError
 from metadb.store.filter_query import compile_filter
@@ -35,6 +35,16 @@ MAX_STARTING_NODES = 101
 class LineageWalker:
     def __init__(self, tables: MlmdTables) -> None:
         self.t = tables
+        ev = tables.event.c
+        # Built once: a hop is one execution of a cached statement, whatever the frontier.
+        ids: BindParameter[int] = bindparam("ids", expanding=True)
+        types: BindParameter[int] = bindparam("types", expanding=True)
+        self._executions_of = select(ev.execution_id).where(
+            ev.artifact_id.in_(ids), ev.type.in_(types)
+        )
+        self._artifacts_of = select(ev.artifact_id).where(
+            ev.execution_id.in_(ids), ev.type.in_(types)
+        )
 
     def walk(
         self, conn: Connection, options: LineageSubgraphQueryOptions
@@ -85,25 +95,24 @@ class LineageWalker:
         direction: LineageDirection,
     ) -> tuple[set[int], set[int]]:
         """Executions reached from ``artifacts`` and artifacts reached from ``executions``."""
-        ev = self.t.event.c
         down = direction in (LineageDirection.DOWNSTREAM, LineageDirection.BIDIRECTIONAL)
         up = direction in (LineageDirection.UPSTREAM, LineageDirection.BIDIRECTIONAL)
+        # From an artifact, downstream follows the events where it was read (inputs) and
+        # upstream those where it was written (outputs); from an execution the other way round.
+        from_artifacts = (INPUTS if down else frozenset()) | (OUTPUTS if up else frozenset())
+        from_executions = (OUTPUTS if down else frozenset()) | (INPUTS if up else frozenset())
         reached_e: set[int] = set()
         reached_a: set[int] = set()
         for chunk in _chunks(artifacts):
-            for row in conn.execute(
-                select(ev.execution_id, ev.type).where(ev.artifact_id.in_(chunk))
-            ):
-                kind = EventType(row.type)
-                if (down and kind in INPUTS) or (up and kind in OUTPUTS):
-                    reached_e.add(int(row.execution_id))
+            rows = conn.execute(
+                self._executions_of, {"ids": chunk, "types": _codes(from_artifacts)}
+            )
+            reached_e.update(r[0] for r in rows)
         for chunk in _chunks(executions):
-            for row in conn.execute(
-                select(ev.artifact_id, ev.type).where(ev.execution_id.in_(chunk))
-            ):
-                kind = EventType(row.type)
-                if (down and kind in OUTPUTS) or (up and kind in INPUTS):
-                    reached_a.add(int(row.artifact_id))
+            rows = conn.execute(
+                self._artifacts_of, {"ids": chunk, "types": _codes(from_executions)}
+            )
+            reached_a.update(r[0] for r in rows)
         return reached_e, reached_a
 
     def _starting(self, conn: Connection, kind: str, query: str) -> set[int]:
@@ -135,6 +144,10 @@ class LineageWalker:
             found |= {int(r[0]) for r in conn.execute(
                 select(asn.context_id).where(asn.execution_id.in_(chunk)))}  # fmt: skip
         return found
+
+
+def _codes(kinds: frozenset[EventType]) -> list[int]:
+    return sorted(int(kind) for kind in kinds)
 
 
 def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:

@@ -445,14 +445,15 @@ class MetadataStore:
                     for e in self._links.events(conn, "artifact_id", sorted(artifact_ids))
                     if e.execution_id in execution_ids
                 ]
-            for field, kind, nodes in (
-                ("artifact_types", TypeKind.ARTIFACT, artifacts),
-                ("execution_types", TypeKind.EXECUTION, executions),
-                ("context_types", TypeKind.CONTEXT, contexts),
+            type_ids = {n.type_id for n in [*artifacts, *executions, *contexts]}
+            types = self._types.of_any_kind(conn, sorted(type_ids))
+            for field, cls in (
+                ("artifact_types", ArtifactType),
+                ("execution_types", ExecutionType),
+                ("context_types", ContextType),
             ):
                 if field in wanted:
-                    ids = sorted({n.type_id for n in nodes})
-                    setattr(graph, field, self._types.by_ids(conn, kind, ids))
+                    setattr(graph, field, [t for t in types if isinstance(t, cls)])
         graph.artifacts = artifacts if "artifacts" in wanted else []
         graph.executions = executions if "executions" in wanted else []
         graph.contexts = contexts if "contexts" in wanted else []
