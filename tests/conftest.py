@@ -75,6 +75,12 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgresql_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh PostgreSQL database, for behaviour only PostgreSQL has."""
+    yield from fresh_database("postgresql", tmp_path)
+
+
+@pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     """A :class:`Database` on the fresh database, disposed after the test."""
     database = Database.from_url(database_url, lock_timeout=10)

@@ -168,10 +168,9 @@ def test_function_trigger_and_procedure_bodies_survive_splitting(
 
 
 def test_create_index_concurrently_needs_and_gets_no_transaction(
-    backend: str, database_url: str, write_source: WriteSource
+    postgresql_url: str, write_source: WriteSource
 ):
-    if backend != "postgresql":
-        pytest.skip("CREATE INDEX CONCURRENTLY is PostgreSQL's")
+    database_url = postgresql_url
     base = {k: v for k, v in PORTABLE.items() if k.startswith("000001")}
     index = "CREATE INDEX CONCURRENTLY ix_users_name ON users (name);"
     in_transaction = config(
