@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DATABASE ?= sqlite:///metadb.sqlite
+# make serve DATABASE=postgresql://... ; unset, metadb uses METADB_DATABASE_URL or
+# sqlite:///metadb.sqlite in this directory.
+DATABASE ?=
+DATABASE_FLAG := $(if $(DATABASE),--database '$(DATABASE)')
 
 .PHONY: serve test lint typecheck unit clean
 
@@ -20,8 +23,8 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.installed
 
 serve: $(VENV)/.installed
-	$(BIN)/metadb migrate up --database '$(DATABASE)'
-	$(BIN)/metadb migrate status --database '$(DATABASE)'
+	$(BIN)/metadb migrate up $(DATABASE_FLAG)
+	$(BIN)/metadb migrate status $(DATABASE_FLAG)
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
