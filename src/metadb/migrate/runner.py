@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -50,6 +50,9 @@ from metadb.migrate.tables import (
 )
 
 log = logging.getLogger(__name__)
+
+#: A file to apply and the version the database is at once it has run.
+_Step = tuple[MigrationFile, int | None]
 
 
 @dataclass(frozen=True)
@@ -103,13 +106,13 @@ class MigrationRunner:
         """Apply pending migrations, all or ``steps`` of them."""
         with self.locked():
             self.check_applied(allow_changed=allow_changed)
-            return self._walk(lambda state: self._next_up(state), steps)
+            return self._walk(self._next_up, steps)
 
     def down(self, steps: int | None = 1) -> list[StepResult]:
         """Revert applied migrations, newest first: ``steps`` of them, or all for None."""
         with self.locked():
             self.check_applied(allow_changed=True)
-            return self._walk(lambda state: self._next_down(state), steps)
+            return self._walk(self._next_down, steps)
 
     def goto(self, version: int, *, allow_changed: bool = False) -> list[StepResult]:
         """Migrate up or down until the database is at ``version``."""
@@ -275,7 +278,10 @@ class MigrationRunner:
 
     # -- stepping ----------------------------------------------------------------------------
 
-    def _walk(self, pick: Any, steps: int | None) -> list[StepResult]:
+    def _walk(
+        self, pick: Callable[[VersionState], _Step | None], steps: int | None
+    ) -> list[StepResult]:
+        """Apply what ``pick`` chooses for the current version, ``steps`` times or until None."""
         results: list[StepResult] = []
         while steps is None or len(results) < steps:
             with self.db.connect() as conn:
@@ -291,17 +297,13 @@ class MigrationRunner:
                 results.append(result)
         return results
 
-    def _next_up(
-        self, state: VersionState, *, until: int | None = None
-    ) -> tuple[MigrationFile, int | None] | None:
+    def _next_up(self, state: VersionState, *, until: int | None = None) -> _Step | None:
         pending = self.source.after(state.version)
         if not pending or (until is not None and pending[0].version > until):
             return None
         return pending[0].up, pending[0].version
 
-    def _next_down(
-        self, state: VersionState, *, until: int | None = None
-    ) -> tuple[MigrationFile, int | None] | None:
+    def _next_down(self, state: VersionState, *, until: int | None = None) -> _Step | None:
         applied = self.source.at_or_below(state.version)
         if not applied or (until is not None and applied[0].version <= until):
             return None
