@@ -12,8 +12,8 @@ Canonical property values are tagged lists: ``["int", 5]``, ``["double", 0.5]``,
 
 SPEC keeps to what ml-metadata itself stores faithfully on every backend: ints within 32 bits
 (``int_value`` is INT on MySQL and PostgreSQL), doubles with at most six decimals (it writes them
-as SQL literals), no backslash (its PostgreSQL quoting of one is broken), ASCII text. The last
-tests pin down where metadb still differs from ml-metadata (xfail, with the reason).
+as SQL literals), no backslash (its PostgreSQL quoting of one is broken), ASCII text. Non-ASCII
+text has a test of its own (on MySQL it needs metadb's "mlmd-latin1" text mode).
 """
 
 from __future__ import annotations
@@ -1073,7 +1073,7 @@ for query in ARGS["filters"]:
     assert selected == result["selected"]
 
 
-# -- where metadb and ml-metadata still differ (see the reasons) -------------------------------
+# -- edge cases: nodes without optional fields, non-ASCII text ----------------------------------
 
 
 def test_nodes_put_without_optional_fields_read_the_same_whichever_tool_wrote_them(
@@ -1126,59 +1126,71 @@ RESULT = {
         assert len(metadb_view) == 2 and metadb_view[0] == metadb_view[1], (kind, metadb_view)
 
 
-#: Latin, a check mark, CJK and an emoji (four bytes in UTF-8).
-TEXT = "héllo ✓ 日本語 😀"
+#: Latin, a check mark, CJK, an emoji (four bytes in UTF-8) and letters whose UTF-8 holds the
+#: five bytes cp1252 leaves undefined (C3 81, C3 8D, C3 8F, C3 90, C3 9D).
+TEXT = "héllo ✓ 日本語 😀 ÁÍÏÐÝ"
+TYPE_NAME = "Text ✓"
+KEY = "clé ✓"  # a custom property's name
 
-_MYSQL_LATIN1 = (
-    "ml-metadata 1.17.1 talks to MySQL/MariaDB over a latin1 connection: it sends UTF-8 bytes "
-    "that the server takes for latin1 (cp1252) characters, so a utf8mb4 column holds 'hÃ©' "
-    "for 'hé'. metadb connects with utf8mb4, so it reads ml-metadata's non-ASCII text as that "
-    "mojibake, and ml-metadata reads metadb's 'hé✓' as the invalid UTF-8 b'h\\xe9?' (the ✓ is "
-    "lost; seen with MariaDB 10.11). Every TEXT/VARCHAR column is affected: names, uris, "
-    "external ids, string properties, event path keys, type names, filter literals. Fix: "
-    "src/metadb/db/mysql.py (MysqlDialect.engine_options and the store's string binds): store "
-    "and read exactly ml-metadata's bytes, i.e. bind s.encode('utf-8').decode(<MySQL latin1>) "
-    "and read back v.encode(<MySQL latin1>).decode('utf-8') on MLMD's tables."
-)
+#: Filter queries with non-ASCII literals, run by both tools over what both wrote.
+TEXT_FILTERS = [
+    "name LIKE '%✓ 日本%'",
+    f"name = '{TEXT}/mlmd'",
+    f"properties.s.string_value = '{TEXT}'",
+    f"external_id IN ('{TEXT}/metadb', 'other')",
+    f"type = '{TYPE_NAME}'",
+    f"contexts_c.name = '{TEXT}'",
+    "uri LIKE 'file:///hé%'",
+    # _ is one character of what the database holds: on MySQL "é" is two for ml-metadata
+    "uri LIKE 'file:///h_llo%'",
+    "uri LIKE 'file:///h__llo%'",
+]
 
 
-def test_non_ascii_text_reads_the_same_in_both_tools(
-    mlmd_python: Path, database_url: str, backend: str, request: pytest.FixtureRequest
-):
-    if backend == "mysql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=_MYSQL_LATIN1))
-    with metadb.connect(database_url) as store:
+def test_non_ascii_text_reads_the_same_in_both_tools(mlmd_python: Path, database_url: str):
+    """On MySQL only with mysql_text="mlmd-latin1": ml-metadata 1.17.1 talks to MySQL/MariaDB
+    over a latin1 connection, so a utf8mb4 column holds "hÃ©" for its "hé" (see docs/store.md).
+    SQLite and PostgreSQL ignore the mode: ml-metadata stores proper UTF-8 there."""
+    with metadb.connect(database_url, mysql_text="mlmd-latin1") as store:
         a_type = store.put_artifact_type(
-            ArtifactType(name="Text", properties={"s": PropertyType.STRING})
+            ArtifactType(name=TYPE_NAME, description=TEXT, properties={"s": PropertyType.STRING})
         )
         e_type = store.put_execution_type(ExecutionType(name="TextRun"))
+        c_type = store.put_context_type(ContextType(name="TextGroup"))
         artifact = Artifact(
             type_id=a_type,
             name=TEXT + "/metadb",
             uri="file:///" + TEXT,
             external_id=TEXT + "/metadb",
             properties={"s": TEXT},
-            custom_properties={"c": TEXT},
+            custom_properties={KEY: TEXT},
         )
         [artifact_id] = store.put_artifacts([artifact])
         [execution_id] = store.put_executions([Execution(type_id=e_type)])
         store.put_events([Event(artifact_id, execution_id, EventType.OUTPUT, path=[TEXT])])
+        [context_id] = store.put_contexts([Context(type_id=c_type, name=TEXT)])
+        store.put_attributions_and_associations([Attribution(context_id, artifact_id)], [])
 
     seen_by_mlmd = run_mlmd(
         mlmd_python,
         OPEN_STORE
         + """
-text = ARGS["text"]
-artifact = pb.Artifact(type_id=store.get_artifact_type("Text").id, name=text + "/mlmd",
-                       uri="file:///" + text, external_id=text + "/mlmd")
+from ml_metadata.metadata_store import metadata_store as ms
+text, key = ARGS["text"], ARGS["key"]
+a_type = store.get_artifact_type(ARGS["type_name"])
+artifact = pb.Artifact(type_id=a_type.id, name=text + "/mlmd", uri="file:///" + text,
+                       external_id=text + "/mlmd")
 artifact.properties["s"].string_value = text
-artifact.custom_properties["c"].string_value = text
+artifact.custom_properties[key].string_value = text
 [artifact_id] = store.put_artifacts([artifact])
 [execution_id] = store.put_executions(
     [pb.Execution(type_id=store.get_execution_type("TextRun").id)])
 event = pb.Event(artifact_id=artifact_id, execution_id=execution_id, type=pb.Event.OUTPUT)
 event.path.steps.add().key = text
 store.put_events([event])
+[context] = store.get_contexts_by_type("TextGroup")
+store.put_attributions_and_associations(
+    [pb.Attribution(context_id=context.id, artifact_id=artifact_id)], [])
 
 def text_of(value):  # a string that is not valid UTF-8 comes back as bytes
     return value if isinstance(value, str) else repr(value)
@@ -1186,25 +1198,51 @@ def text_of(value):  # a string that is not valid UTF-8 comes back as bytes
 def seen(a):
     [e] = store.get_events_by_artifact_ids([a.id])
     return [text_of(x) for x in (a.name, a.uri, a.external_id, a.properties["s"].string_value,
-                                 a.custom_properties["c"].string_value, e.path.steps[0].key)]
+                                 a.custom_properties[key].string_value, e.path.steps[0].key)]
 
-RESULT = [seen(a) for a in sorted(store.get_artifacts(), key=lambda a: a.id)]
+RESULT = {
+    "artifacts": [seen(a) for a in sorted(store.get_artifacts(), key=lambda a: a.id)],
+    "type": [text_of(a_type.name), text_of(a_type.description)],
+    "context": text_of(context.name),
+    "selected": {
+        query: sorted(a.id for a in store.get_artifacts(
+            list_options=ms.ListOptions(filter_query=query)))
+        for query in ARGS["filters"]
+    },
+}
 """,
         config=mlmd_connection_config(database_url),
         text=TEXT,
+        key=KEY,
+        type_name=TYPE_NAME,
+        filters=TEXT_FILTERS,
     )
-    with metadb.connect(database_url) as store:
+    # the URL parameter does what the argument does
+    sep = "&" if "?" in database_url else "?"
+    with metadb.connect(database_url + sep + "mlmd_text=latin1") as store:
         seen_by_metadb = []
         for a in store.get_artifacts():  # by id: metadb's first
             [e] = store.get_events_by_artifact_ids([a.id])
             seen_by_metadb.append([a.name, a.uri, a.external_id, a.properties["s"],
-                                   a.custom_properties["c"], e.path[0]])  # fmt: skip
+                                   a.custom_properties[KEY], e.path[0]])  # fmt: skip
+        [mlmd_id] = [a.id for a in store.get_artifacts() if a.name.endswith("/mlmd")]
+        selected_by_metadb = {
+            q: sorted(a.id for a in store.get_artifacts(ListOptions(filter_query=q)))
+            for q in TEXT_FILTERS
+        }
 
     expected = [
         [TEXT + "/metadb", "file:///" + TEXT, TEXT + "/metadb", TEXT, TEXT, TEXT],
         [TEXT + "/mlmd", "file:///" + TEXT, TEXT + "/mlmd", TEXT, TEXT, TEXT],
     ]
-    assert {"ml-metadata": seen_by_mlmd, "metadb": seen_by_metadb} == {
+    assert {"ml-metadata": seen_by_mlmd["artifacts"], "metadb": seen_by_metadb} == {
         "ml-metadata": expected,
         "metadb": expected,
     }
+    assert seen_by_mlmd["type"] == [TYPE_NAME, TEXT]
+    assert seen_by_mlmd["context"] == TEXT
+    assert selected_by_metadb == seen_by_mlmd["selected"]
+    both = sorted([artifact_id, mlmd_id])
+    assert [selected_by_metadb[q] for q in TEXT_FILTERS[:7]] == [
+        both, [mlmd_id], both, [artifact_id], both, both, both,
+    ]  # fmt: skip

@@ -14,15 +14,24 @@ import socket
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.sql.dml import Insert
 
-from metadb.db.urls import DatabaseURL
+from metadb.db.urls import DIALECTS, DatabaseURL, check_mysql_text
 
 #: Called once when a lock is not free, with a description of who holds it (or None).
 OnWait = Callable[[str | None], None]
+
+
+class TextCodec(NamedTuple):
+    """How the string values of MLMD's tables differ between Python and the database."""
+
+    #: A Python string to the value the database is to hold.
+    to_db: Callable[[str], str]
+    #: A value the database holds to the Python string.
+    from_db: Callable[[str], str]
 
 
 class Dialect(ABC):
@@ -61,6 +70,19 @@ class Dialect(ABC):
         calling ``on_wait(holder)`` once if the lock is taken, then raises
         :class:`~metadb.errors.LockTimeoutError`.
         """
+
+    def mlmd_text_codec(self, mode: str) -> TextCodec | None:
+        """The conversion of MLMD's string values in text ``mode`` (one of
+        :data:`~metadb.db.urls.MYSQL_TEXT_MODES`), or None when strings go as they are.
+
+        Only MySQL has a mode that converts: ml-metadata stores proper UTF-8 on SQLite and
+        PostgreSQL, so every mode is the same there.
+
+        Raises:
+            ConfigError: ``mode`` is not a text mode.
+        """
+        check_mysql_text(mode)
+        return None
 
     def begin_write(self, conn: Connection) -> AbstractContextManager[Any]:
         """Open the transaction that one migration step runs in (SQLite: BEGIN IMMEDIATE)."""
@@ -111,7 +133,7 @@ def register(dialect: Dialect) -> Dialect:
 
 def dialect_for(name: str) -> Dialect:
     """The dialect object for ``"sqlite"``, ``"postgresql"`` or ``"mysql"``."""
-    if not _REGISTRY:
+    if name not in _REGISTRY:  # not "if not _REGISTRY": one dialect module may be imported
         # Imported here, not at module import, so importing metadb.db stays cheap.
         from metadb.db import mysql, postgresql, sqlite  # noqa: F401
     try:
@@ -121,5 +143,6 @@ def dialect_for(name: str) -> Dialect:
 
 
 def iter_dialects() -> Iterator[Dialect]:
-    dialect_for("sqlite")
+    for name in DIALECTS:
+        dialect_for(name)
     yield from _REGISTRY.values()

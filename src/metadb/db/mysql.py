@@ -1,7 +1,15 @@
-"""MySQL and MariaDB (PyMySQL): DDL commits implicitly; the lock is ``GET_LOCK``."""
+"""MySQL and MariaDB (PyMySQL): DDL commits implicitly; the lock is ``GET_LOCK``.
+
+Text: metadb connects with utf8mb4, which is right for every client that does the same (Kubeflow's
+model registry, ...). ml-metadata's C++ client does not: it talks over a latin1 connection and
+sends UTF-8 bytes, which the server takes for latin1 characters, one per byte, so a utf8mb4
+column holds "hÃ©" for "hé". The opt-in text mode "mlmd-latin1" makes metadb store and read
+exactly what ml-metadata does (:func:`to_mlmd_latin1`, :func:`from_mlmd_latin1`).
+"""
 
 from __future__ import annotations
 
+import codecs
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.sql.dml import Insert
 
-from metadb.db.dialect import Dialect, OnWait, register
+from metadb.db.dialect import Dialect, OnWait, TextCodec, register
 from metadb.db.locking import poll_lock
-from metadb.db.urls import DatabaseURL
+from metadb.db.urls import DatabaseURL, check_mysql_text
 
 _ADVISORY_LOCK_SALT = 1486364155
 _ACCESS_DENIED = {1044, 1045, 1698}
@@ -22,6 +30,54 @@ _LOCK_WAIT_TIMEOUT = 1205
 def lock_name(database: str, table: str) -> str:
     """golang-migrate's MySQL lock name: ``GenerateAdvisoryLockId("db:table")``."""
     return str((zlib.crc32(f"{database}:{table}".encode()) * _ADVISORY_LOCK_SALT) & 0xFFFFFFFF)
+
+
+def _mysql_latin1_table() -> str:
+    chars = []
+    for byte in range(256):
+        try:
+            chars.append(bytes([byte]).decode("cp1252"))
+        except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: undefined in cp1252
+            chars.append(chr(byte))
+    return "".join(chars)
+
+
+#: MySQL's latin1, byte by byte: cp1252, except that the five bytes cp1252 leaves undefined
+#: are the C1 control characters of the same number (U+0081, U+008D, U+008F, U+0090, U+009D).
+MYSQL_LATIN1 = _mysql_latin1_table()
+_MYSQL_LATIN1_ENCODING = codecs.charmap_build(MYSQL_LATIN1)
+
+
+def mysql_latin1_decode(data: bytes) -> str:
+    """``data`` read as MySQL's latin1: every byte is a character."""
+    return codecs.charmap_decode(data, "strict", MYSQL_LATIN1)[0]
+
+
+def mysql_latin1_encode(text: str) -> bytes:
+    """``text`` in MySQL's latin1. Raises UnicodeEncodeError for a character it lacks."""
+    return codecs.charmap_encode(text, "strict", _MYSQL_LATIN1_ENCODING)[0]
+
+
+def to_mlmd_latin1(text: str) -> str:
+    """What a utf8mb4 column holds when ml-metadata writes ``text``: its UTF-8 bytes as latin1."""
+    return text if text.isascii() else mysql_latin1_decode(text.encode("utf-8"))
+
+
+def from_mlmd_latin1(stored: str) -> str:
+    """The text ml-metadata wrote, from what the column holds (:func:`to_mlmd_latin1` undone).
+
+    A value that ml-metadata cannot have written (a character outside latin1, or bytes that are
+    not UTF-8: text from a utf8mb4 client) is returned as it is stored.
+    """
+    if stored.isascii():
+        return stored
+    try:
+        return mysql_latin1_encode(stored).decode("utf-8")
+    except UnicodeError:
+        return stored
+
+
+MLMD_LATIN1 = TextCodec(to_db=to_mlmd_latin1, from_db=from_mlmd_latin1)
 
 
 class MysqlDialect(Dialect):
@@ -37,6 +93,9 @@ class MysqlDialect(Dialect):
             "pool_recycle": 3600,
             "connect_args": {"connect_timeout": 10},
         }
+
+    def mlmd_text_codec(self, mode: str) -> TextCodec | None:
+        return MLMD_LATIN1 if check_mysql_text(mode) == "mlmd-latin1" else None
 
     @contextmanager
     def migration_lock(

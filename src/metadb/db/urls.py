@@ -15,6 +15,10 @@ U:W@tcp(H:P)/D  U:W@unix(SOCKET)/D  U:W@/D  (Go DSN) [2]    mysql+pymysql://... 
 without "://" containing "@tcp(" or "@unix(" is recognised by itself.  [3] Go-only options
 (parseTime, loc, ...) are dropped and charset=utf8mb4 is added unless a charset is given.
 golang-migrate's x-migrations-table parameter moves to DatabaseURL.migrations_table.
+
+metadb's own parameter ``mlmd_text=latin1`` (or ``utf8mb4``) moves to DatabaseURL.mysql_text and
+is never passed to the driver: on MySQL/MariaDB it stores text as ml-metadata's latin1 connection
+does (see :mod:`metadb.db.mysql`); other databases accept and ignore it.
 """
 
 from __future__ import annotations
@@ -29,11 +33,18 @@ from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from metadb.errors import UnsupportedDatabaseError
+from metadb.errors import ConfigError, UnsupportedDatabaseError
 
-__all__ = ["DIALECTS", "DatabaseURL", "parse_database_url"]
+__all__ = ["DIALECTS", "MYSQL_TEXT_MODES", "DatabaseURL", "check_mysql_text", "parse_database_url"]
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
+
+#: How metadb stores text in MLMD's tables on MySQL/MariaDB: "utf8mb4" (correct, the default)
+#: or "mlmd-latin1" (as ml-metadata's C++ client does over its latin1 connection).
+MYSQL_TEXT_MODES = ("utf8mb4", "mlmd-latin1")
+#: The URL parameter that chooses the mode, and its values.
+TEXT_PARAMETER = "mlmd_text"
+_TEXT_PARAMETER_VALUES = {"utf8mb4": "utf8mb4", "latin1": "mlmd-latin1"}
 
 _DRIVERS = {
     "sqlite": "sqlite+pysqlite",
@@ -82,6 +93,9 @@ class DatabaseURL:
     url: URL
     dialect: str
     migrations_table: str | None = None
+    #: The text mode the URL asks for with ``mlmd_text=`` (one of :data:`MYSQL_TEXT_MODES`),
+    #: or None when it does not say.
+    mysql_text: str | None = None
 
     @property
     def database(self) -> str | None:
@@ -92,6 +106,23 @@ class DatabaseURL:
     def is_memory(self) -> bool:
         """Whether this is an in-memory SQLite database."""
         return self.dialect == "sqlite" and self.url.database in (None, "", ":memory:")
+
+    def text_mode(self, requested: str | None = None) -> str:
+        """The text mode for MLMD's tables (one of :data:`MYSQL_TEXT_MODES`): ``requested``
+        (``connect(mysql_text=...)``), else the URL's ``mlmd_text``, else "utf8mb4".
+
+        Raises:
+            ConfigError: ``requested`` is no mode, or it contradicts the URL's ``mlmd_text``.
+        """
+        if requested is None:
+            return self.mysql_text or "utf8mb4"
+        check_mysql_text(requested)
+        if self.mysql_text is not None and self.mysql_text != requested:
+            raise ConfigError(
+                f"mysql_text={requested!r} contradicts the URL's {TEXT_PARAMETER} parameter "
+                f"({self.mysql_text!r}); give one of them"
+            )
+        return requested
 
     def masked(self) -> str:
         """The URL as text with the password replaced by ``***``."""
@@ -155,7 +186,16 @@ def parse_database_url(raw: str, *, database_type: str | None = None) -> Databas
         raise UnsupportedDatabaseError(
             shown, f"the URL is for {dialect} but --database-type says {database_type}"
         )
-    return _finish(url, dialect)
+    return _finish(url, dialect, shown)
+
+
+def check_mysql_text(mode: str) -> str:
+    """``mode`` if it is one of :data:`MYSQL_TEXT_MODES`; raises :class:`ConfigError` if not."""
+    if mode not in MYSQL_TEXT_MODES:
+        raise ConfigError(
+            f"mysql_text must be one of {', '.join(map(repr, MYSQL_TEXT_MODES))}, not {mode!r}"
+        )
+    return mode
 
 
 def _parse_url(text: str, shown: str) -> tuple[str, URL]:
@@ -249,9 +289,18 @@ def _parse_libpq(text: str, shown: str) -> URL:
     )
 
 
-def _finish(url: URL, dialect: str) -> DatabaseURL:
+def _finish(url: URL, dialect: str, shown: str) -> DatabaseURL:
     table = url.query.get("x-migrations-table")
     url = url.difference_update_query([k for k in url.query if k.startswith("x-")])
+    text = url.query.get(TEXT_PARAMETER)
+    url = url.difference_update_query([TEXT_PARAMETER])
+    mysql_text = None
+    if text is not None:
+        mysql_text = _TEXT_PARAMETER_VALUES.get(_last(text))
+        if mysql_text is None:
+            choices = " or ".join(_TEXT_PARAMETER_VALUES)
+            reason = f"the {TEXT_PARAMETER} parameter must be {choices}, not {_last(text)!r}"
+            raise UnsupportedDatabaseError(shown, reason)
     if "password" in url.query and not url.password:  # so that masked() hides it too
         url = url.set(password=_last(url.query["password"]))
         url = url.difference_update_query(["password"])
@@ -264,6 +313,7 @@ def _finish(url: URL, dialect: str) -> DatabaseURL:
         url=url.set(drivername=_DRIVERS[dialect]),
         dialect=dialect,
         migrations_table=(_last(table) or None) if table else None,
+        mysql_text=mysql_text,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from metadb import migrate as migrations
 from metadb.config import DEFAULT_DATABASE_URL
 from metadb.db.database import Database
 from metadb.db.urls import DatabaseURL
@@ -14,6 +15,7 @@ def connect(
     *,
     database_type: str | None = None,
     migrate: bool = True,
+    mysql_text: str | None = None,
 ) -> MetadataStore:
     """Open the metadata store at ``url`` (embedded SQLite by default).
 
@@ -21,17 +23,24 @@ def connect(
     database gets the MLMD tables, a database made by ml-metadata is adopted as it is. With
     ``migrate=False`` the schema must already be current.
 
+    ``mysql_text`` says how text is stored on MySQL/MariaDB: "utf8mb4" (the default: correct
+    UTF-8, as every utf8mb4 client reads it) or "mlmd-latin1" (as ml-metadata's C++ client
+    stores it over its latin1 connection, so that text reads the same in ml-metadata and
+    metadb). None takes the URL's ``mlmd_text=latin1|utf8mb4`` parameter, else "utf8mb4".
+    SQLite and PostgreSQL ignore it: ml-metadata stores proper UTF-8 there.
+
     Raises:
         FailedPreconditionError: ``migrate=False`` and the schema is not current.
+        ConfigError: ``mysql_text`` is not a text mode or contradicts the URL's.
         DatabaseUnreachableError, AuthenticationError, UnsupportedDatabaseError.
 
     Example::
 
         store = metadb.connect("postgresql://metadb:pw@db/metadb")
+        shared_with_mlmd = metadb.connect("mysql://u:pw@db/mlmd", mysql_text="mlmd-latin1")
     """
-    from metadb import migrate as migrations
-
     db = Database.from_url(url, database_type=database_type)
+    db.url.text_mode(mysql_text)  # a bad mode fails before the schema is touched
     config = migrations.MigrateConfig(database=db.url)
     if migrate:
         migrations.up(config)
@@ -43,4 +52,4 @@ def connect(
                 f"{len(status.pending)} pending{', dirty' if status.dirty else ''}): run "
                 "'metadb migrate up', or connect with migrate=True"
             )
-    return MetadataStore(db)
+    return MetadataStore(db, mysql_text=mysql_text)

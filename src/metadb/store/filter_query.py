@@ -233,7 +233,7 @@ class _Resolver:
         elif isinstance(pred, ast.Like):
             if column.type != _STRING:
                 fail(pred.pattern.pos, f"LIKE needs a string field; {column.text} is {_a(column)}")
-            pattern = literal(pred.pattern.value)
+            pattern = literal(pred.pattern.value, column.sql.type)
             sql = column.sql.not_like(pattern) if pred.negated else column.sql.like(pattern)
         elif isinstance(pred, ast.InList):
             values = [self.value(v, column) for v in pred.values]
@@ -299,7 +299,7 @@ class _Resolver:
                 return literal(v, BigInteger())
             return literal(float(v), Float())
         if kind == _STRING and isinstance(v, str):
-            return literal(v)
+            return literal(v, column.sql.type)  # typed as the column: a text mode converts it
         if kind == _BOOL and isinstance(v, bool):
             return literal(v, Boolean())
         if kind.enum is not None:
@@ -449,7 +449,7 @@ def _property_link(
 ) -> list[ColumnElement[bool]]:
     """The conditions that pick one property row (of ``owner_id`` when given)."""
     conditions = [
-        row.c.name == literal(name),
+        row.c.name == literal(name, row.c.name.type),
         row.c.is_custom_property == literal(custom, Boolean()),
     ]
     if owner is not None and owner_id is not None:

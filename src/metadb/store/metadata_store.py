@@ -56,12 +56,16 @@ _GRAPH_FIELDS = frozenset(
 
 
 class MetadataStore:
-    """The metadata store on one database. Construct with :func:`metadb.connect`."""
+    """The metadata store on one database. Construct with :func:`metadb.connect`.
 
-    def __init__(self, db: Database) -> None:
+    ``mysql_text`` is the text mode on MySQL/MariaDB (see :func:`metadb.connect`); None takes
+    the URL's ``mlmd_text`` parameter, else "utf8mb4".
+    """
+
+    def __init__(self, db: Database, *, mysql_text: str | None = None) -> None:
         self._db = db
         self._session = StoreSession(db)
-        self._tables = mlmd_tables(db.url.dialect)
+        self._tables = mlmd_tables(db.url.dialect, db.url.text_mode(mysql_text))
         codec = ValueCodec(db.dialect.mlmd_proto_storage)
         self._types = TypeStore(self._tables)
         self._nodes = {

@@ -2,12 +2,19 @@
 
 ml-metadata names its tables ``Artifact``, ``ArtifactProperty``, ... and leaves them unquoted on
 PostgreSQL, where they become lower-case; :func:`mlmd_tables` returns the set for a dialect.
+
+In a text mode that converts (MySQL's "mlmd-latin1", :meth:`Dialect.mlmd_text_codec`) every text
+column is an :class:`MlmdText`, so that each value bound to it (inserts, updates, comparisons in
+WHERE and filter queries) and each value read from it is converted. Code that bypasses
+SQLAlchemy's type processing (:func:`metadb.store.session.insert_rows`) converts by the same
+column types.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -22,7 +29,27 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.types import NullType
+from sqlalchemy.engine import Dialect as SqlDialect
+from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
+
+from metadb.db.dialect import TextCodec, dialect_for
+
+
+class MlmdText(TypeDecorator[str]):
+    """A VARCHAR or TEXT column whose values are converted by a :class:`TextCodec`."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, codec: TextCodec, length: int | None = None) -> None:
+        super().__init__(length)
+        self.codec = codec
+
+    def process_bind_param(self, value: Any, dialect: SqlDialect) -> Any:
+        return self.codec.to_db(value) if isinstance(value, str) else value
+
+    def process_result_value(self, value: Any, dialect: SqlDialect) -> Any:
+        return self.codec.from_db(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -58,16 +85,29 @@ class MlmdTables:
         ]
 
 
-def _property_table(metadata: MetaData, name: str, owner: str) -> Table:
+class _TextTypes:
+    """The column types of text columns: plain, or :class:`MlmdText` with a codec."""
+
+    def __init__(self, codec: TextCodec | None) -> None:
+        self.codec = codec
+
+    def varchar(self, length: int) -> TypeEngine[str]:
+        return String(length) if self.codec is None else MlmdText(self.codec, length)
+
+    def text(self) -> TypeEngine[str]:
+        return Text() if self.codec is None else MlmdText(self.codec)
+
+
+def _property_table(metadata: MetaData, name: str, owner: str, text: _TextTypes) -> Table:
     return Table(
         name,
         metadata,
         Column(owner, Integer, primary_key=True),
-        Column("name", String(255), primary_key=True),
+        Column("name", text.varchar(255), primary_key=True),
         Column("is_custom_property", Boolean, primary_key=True),
         Column("int_value", BigInteger),
         Column("double_value", Float(53)),
-        Column("string_value", Text),
+        Column("string_value", text.text()),
         Column("byte_value", LargeBinary),
         # ml-metadata keeps base64 *text* here on SQLite: no binary processing there.
         Column("proto_value", LargeBinary().with_variant(NullType(), "sqlite")),
@@ -82,10 +122,21 @@ def _times() -> list[Column[int]]:
     ]
 
 
+def mlmd_tables(dialect: str, text_mode: str = "utf8mb4") -> MlmdTables:
+    """The MLMD tables as named on ``dialect`` ("sqlite", "postgresql" or "mysql"), with the
+    column types of ``text_mode`` (see :data:`metadb.db.urls.MYSQL_TEXT_MODES`). Built once per
+    dialect and conversion.
+
+    Raises:
+        ConfigError: ``text_mode`` is not a text mode.
+    """
+    return _build(dialect, dialect_for(dialect).mlmd_text_codec(text_mode))
+
+
 @cache
-def mlmd_tables(dialect: str) -> MlmdTables:
-    """The MLMD tables as named on ``dialect`` ("sqlite", "postgresql" or "mysql")."""
+def _build(dialect: str, codec: TextCodec | None) -> MlmdTables:
     lower = dialect == "postgresql"
+    text = _TextTypes(codec)
 
     def n(name: str) -> str:
         return name.lower() if lower else name
@@ -95,19 +146,19 @@ def mlmd_tables(dialect: str) -> MlmdTables:
         n("Type"),
         md,
         Column("id", Integer, primary_key=True),
-        Column("name", String(255), nullable=False),
-        Column("version", String(255)),
+        Column("name", text.varchar(255), nullable=False),
+        Column("version", text.varchar(255)),
         Column("type_kind", SmallInteger, nullable=False),
-        Column("description", Text),
-        Column("input_type", Text),
-        Column("output_type", Text),
-        Column("external_id", String(255)),
+        Column("description", text.text()),
+        Column("input_type", text.text()),
+        Column("output_type", text.text()),
+        Column("external_id", text.varchar(255)),
     )
     type_property = Table(
         n("TypeProperty"),
         md,
         Column("type_id", Integer, primary_key=True),
-        Column("name", String(255), primary_key=True),
+        Column("name", text.varchar(255), primary_key=True),
         Column("data_type", Integer),
     )
     parent_type = Table(
@@ -121,10 +172,10 @@ def mlmd_tables(dialect: str) -> MlmdTables:
         md,
         Column("id", Integer, primary_key=True),
         Column("type_id", Integer, nullable=False),
-        Column("uri", Text),
+        Column("uri", text.text()),
         Column("state", Integer),
-        Column("name", String(255)),
-        Column("external_id", String(255)),
+        Column("name", text.varchar(255)),
+        Column("external_id", text.varchar(255)),
         *_times(),
     )
     execution = Table(
@@ -133,8 +184,8 @@ def mlmd_tables(dialect: str) -> MlmdTables:
         Column("id", Integer, primary_key=True),
         Column("type_id", Integer, nullable=False),
         Column("last_known_state", Integer),
-        Column("name", String(255)),
-        Column("external_id", String(255)),
+        Column("name", text.varchar(255)),
+        Column("external_id", text.varchar(255)),
         *_times(),
     )
     context = Table(
@@ -142,8 +193,8 @@ def mlmd_tables(dialect: str) -> MlmdTables:
         md,
         Column("id", Integer, primary_key=True),
         Column("type_id", Integer, nullable=False),
-        Column("name", String(255), nullable=False),
-        Column("external_id", String(255)),
+        Column("name", text.varchar(255), nullable=False),
+        Column("external_id", text.varchar(255)),
         *_times(),
     )
     event = Table(
@@ -161,7 +212,7 @@ def mlmd_tables(dialect: str) -> MlmdTables:
         Column("event_id", Integer, nullable=False),
         Column("is_index_step", Boolean, nullable=False),
         Column("step_index", Integer),
-        Column("step_key", Text),
+        Column("step_key", text.text()),
     )
     attribution = Table(
         n("Attribution"),
@@ -184,27 +235,24 @@ def mlmd_tables(dialect: str) -> MlmdTables:
         Column("parent_context_id", Integer, primary_key=True),
     )
     mlmd_env = Table(n("MLMDEnv"), md, Column("schema_version", Integer, primary_key=True))
+
+    def nodes(kind: str, node: Table) -> NodeTables:
+        owner = f"{kind}_id"
+        properties = _property_table(md, n(f"{kind.capitalize()}Property"), owner, text)
+        return NodeTables(kind, node, properties, owner)
+
     return MlmdTables(
         metadata=md,
         type=type_,
         type_property=type_property,
         parent_type=parent_type,
-        artifact=NodeTables(
-            "artifact", artifact, _property_table(md, n("ArtifactProperty"), "artifact_id"),
-            "artifact_id",
-        ),
-        execution=NodeTables(
-            "execution", execution, _property_table(md, n("ExecutionProperty"), "execution_id"),
-            "execution_id",
-        ),
-        context=NodeTables(
-            "context", context, _property_table(md, n("ContextProperty"), "context_id"),
-            "context_id",
-        ),
+        artifact=nodes("artifact", artifact),
+        execution=nodes("execution", execution),
+        context=nodes("context", context),
         event=event,
         event_path=event_path,
         attribution=attribution,
         association=association,
         parent_context=parent_context,
         mlmd_env=mlmd_env,
-    )  # fmt: skip
+    )
