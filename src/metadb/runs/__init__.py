@@ -1,0 +1,1 @@
+"""Pipeline runs: annotations, metrics, tasks, and fast search and listing."""
