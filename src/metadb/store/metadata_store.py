@@ -439,28 +439,37 @@ class MetadataStore:
         graph = LineageGraph()
         with self._session.read() as conn:
             artifact_ids, execution_ids = self._lineage.walk(conn, query_options)
-            artifacts = self._nodes["artifact"].by_ids(conn, sorted(artifact_ids))
-            executions = self._nodes["execution"].by_ids(conn, sorted(execution_ids))
-            context_ids = self._lineage.context_ids(conn, artifact_ids, execution_ids)
-            contexts = self._nodes["context"].by_ids(conn, sorted(context_ids))
+            context_ids: set[int] = set()
+            if wanted & {"contexts", "context_types"}:
+                context_ids = self._lineage.context_ids(conn, artifact_ids, execution_ids)
+            # A kind of node is loaded only if it or its types are asked for.
+            nodes: dict[str, list[Any]] = {}
+            for kind, ids in (
+                ("artifact", artifact_ids),
+                ("execution", execution_ids),
+                ("context", context_ids),
+            ):
+                asked = wanted & {f"{kind}s", f"{kind}_types"}
+                nodes[kind] = self._nodes[kind].by_ids(conn, sorted(ids)) if asked else []
             if "events" in wanted:
                 graph.events = [
                     e
                     for e in self._links.events(conn, "artifact_id", sorted(artifact_ids))
                     if e.execution_id in execution_ids
                 ]
-            type_ids = {n.type_id for n in [*artifacts, *executions, *contexts]}
+            type_ids = {
+                n.type_id
+                for kind, found in nodes.items()
+                if f"{kind}_types" in wanted
+                for n in found
+            }
             types = self._types.of_any_kind(conn, sorted(type_ids))
-            for field, cls in (
-                ("artifact_types", ArtifactType),
-                ("execution_types", ExecutionType),
-                ("context_types", ContextType),
-            ):
-                if field in wanted:
-                    setattr(graph, field, [t for t in types if isinstance(t, cls)])
-        graph.artifacts = artifacts if "artifacts" in wanted else []
-        graph.executions = executions if "executions" in wanted else []
-        graph.contexts = contexts if "contexts" in wanted else []
+        graph.artifacts = nodes["artifact"] if "artifacts" in wanted else []
+        graph.executions = nodes["execution"] if "executions" in wanted else []
+        graph.contexts = nodes["context"] if "contexts" in wanted else []
+        graph.artifact_types = [t for t in types if isinstance(t, ArtifactType)]
+        graph.execution_types = [t for t in types if isinstance(t, ExecutionType)]
+        graph.context_types = [t for t in types if isinstance(t, ContextType)]
         return graph
 
     # -- composite writes --------------------------------------------------------------------

@@ -232,8 +232,9 @@ class LineageDirection(IntEnum):
 class LineageSubgraphQueryOptions:
     """What :meth:`MetadataStore.get_lineage_subgraph` walks (ml-metadata's message of the name).
 
-    Give exactly one of ``starting_artifacts`` / ``starting_executions`` (a filter_query). Each
-    artifact-execution edge is one hop; ``max_num_hops=None`` walks until nothing new is found.
+    Give exactly one of ``starting_artifacts`` / ``starting_executions`` (a filter_query); no
+    matching node is a NotFoundError. Each artifact-execution edge is one hop; as in
+    ml-metadata a walk takes at most 100 hops, also when ``max_num_hops`` is None.
     The walk stops at nodes matching ``ending_artifacts`` / ``ending_executions``, which are
     returned only with ``include_ending_nodes``. As in ml-metadata, a walk starts from at most
     101 nodes: those matching the starting filter with the lowest ids.
