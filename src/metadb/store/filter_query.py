@@ -274,6 +274,14 @@ class _Resolver:
         sql = _OPERATORS[op](column.sql, value)
         if op == "!=" and column.type.enum is not None:
             sql = or_(sql, column.sql.is_(None))
+        if op == "=" and column.sql is self.node.c.name:
+            # True of every node, but it lets the database use UNIQUE(type_id, name), the only
+            # index ml-metadata's schema has on names.
+            types = self.tables.type.alias()
+            kinds = select(types.c.id).where(
+                types.c.type_kind == literal(int(_TYPE_KINDS[self.kind]), BigInteger())
+            )
+            sql = and_(sql, self.node.c.type_id.in_(kinds))
         return sql, column.groups
 
     # -- values
