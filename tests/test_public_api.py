@@ -23,6 +23,10 @@ PUBLIC = {
         "RunReport", "Status", "StepResult", "VersionState", "baseline", "create", "down",
         "force", "goto", "history", "load_source", "plan", "resume", "status", "up", "version",
     },
+    "metadb.runs": {
+        "MAX_PAGE_SIZE", "STATES", "TERMINAL_STATES", "Run", "RunPage", "RunStore", "Task",
+        "connect", "parse_filter",
+    },
     "metadb.store": {
         "Artifact", "ArtifactState", "ArtifactType", "Association", "Attribution", "Context",
         "ContextType", "Event", "EventType", "Execution", "ExecutionState", "ExecutionType",

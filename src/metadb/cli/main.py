@@ -9,7 +9,7 @@ import typer
 from rich.logging import RichHandler
 
 from metadb import __version__
-from metadb.cli import migrate
+from metadb.cli import backfill, migrate, runs
 from metadb.cli.output import stderr
 
 app = typer.Typer(
@@ -19,6 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(migrate.app, name="migrate")
+app.add_typer(runs.app, name="runs")
+app.add_typer(backfill.app, name="backfill")
 
 
 def _version(value: bool) -> None:

@@ -13,10 +13,10 @@ import os
 import socket
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar, NamedTuple
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import ColumnElement, Connection, Engine, Table
 from sqlalchemy.sql.dml import Insert
 
 from metadb.db.urls import DIALECTS, DatabaseURL, check_mysql_text
@@ -32,6 +32,23 @@ class TextCodec(NamedTuple):
     to_db: Callable[[str], str]
     #: A value the database holds to the Python string.
     from_db: Callable[[str], str]
+
+
+class JsonMember(NamedTuple):
+    """SQL that reads one member of a JSON document the way Python's ``json.loads`` does.
+
+    Built by :meth:`Dialect.json_member`. ``text`` and ``is_string`` may raise on text that is
+    not JSON: evaluate them only where ``exact`` is true (``CASE WHEN exact THEN ... END``).
+    """
+
+    #: True where the database reads the document exactly as ``json.loads`` does (SQL NULL
+    #: counts as read); false where it might read it differently: Python decides those rows.
+    exact: ColumnElement[Any]
+    #: The member's value where the document is a JSON object whose member is a JSON string
+    #: (the last one when the key repeats, as in Python); NULL otherwise.
+    text: ColumnElement[Any]
+    #: True where the document is a JSON string.
+    is_string: ColumnElement[Any]
 
 
 class Dialect(ABC):
@@ -87,6 +104,39 @@ class Dialect(ABC):
     def begin_write(self, conn: Connection) -> AbstractContextManager[Any]:
         """Open the transaction that one migration step runs in (SQLite: BEGIN IMMEDIATE)."""
         return conn.begin()
+
+    def begin_serializable(self, conn: Connection) -> AbstractContextManager[Any]:
+        """Open a transaction for writes that race with other writers, at the isolation that
+        makes the race safe: a conflict fails the transaction (:meth:`is_retryable` says so)
+        instead of writing a wrong result. Called by the backfill runner for each batch.
+
+        The base class uses :meth:`begin_write` (SQLite: BEGIN IMMEDIATE, writers go one at a
+        time). MySQL keeps REPEATABLE READ: INSERT ... SELECT takes row locks there already,
+        and SERIALIZABLE would only add shared locks on every read.
+        """
+        return self.begin_write(conn)
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        """Whether a driver error means the transaction lost a race and can simply run again
+        (a serialization failure, a deadlock, a lock wait that gave up)."""
+        return self.is_lock_timeout(exc)
+
+    def session_lock(self, conn: Connection, name: str) -> AbstractContextManager[None]:
+        """Queue behind other sessions doing the work called ``name``: hold a lock on ``conn``,
+        outside any transaction, while the block runs. Called by the backfill runner around
+        each batch, so that two runners of one backfill take turns instead of colliding.
+
+        The base class holds nothing: the batch's own transaction queues the runners (SQLite's
+        BEGIN IMMEDIATE, MySQL's row lock on the backfill's state row).
+        """
+        return nullcontext()
+
+    def json_member(self, document: ColumnElement[Any], key: str) -> JsonMember | None:
+        """SQL reading member ``key`` of the JSON document in ``document`` (a JSON or text
+        column) exactly as Python's ``json.loads`` would, or None when this database cannot
+        (the caller then computes in Python). Called by the built-in backfills.
+        """
+        return None
 
     @abstractmethod
     def is_auth_failure(self, exc: BaseException) -> bool:

@@ -25,6 +25,7 @@ from metadb.db.urls import DatabaseURL, check_mysql_text
 _ADVISORY_LOCK_SALT = 1486364155
 _ACCESS_DENIED = {1044, 1045, 1698}
 _LOCK_WAIT_TIMEOUT = 1205
+_DEADLOCK = 1213
 
 
 def lock_name(database: str, table: str) -> str:
@@ -151,6 +152,14 @@ class MysqlDialect(Dialect):
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return _error_code(exc) == _LOCK_WAIT_TIMEOUT
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        return _error_code(exc) in (_LOCK_WAIT_TIMEOUT, _DEADLOCK)
+
+    # json_member stays None: MariaDB's JSON_VALID and JSON_EXTRACT accept what json.loads
+    # rejects (unknown escapes like "\x41", numbers like "2." and "1E", raw tabs in keys), keep
+    # the first of repeated keys and do not match escaped keys, so the built-in backfills
+    # compute JSON-derived values in Python there.
 
     def create_database(self, conn: Connection, name: str) -> None:
         conn.exec_driver_sql(

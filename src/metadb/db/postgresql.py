@@ -7,13 +7,34 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    Text,
+    case,
+    cast,
+    func,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import Insert
 
-from metadb.db.dialect import Dialect, OnWait, client_label, register
+from metadb.db.dialect import Dialect, JsonMember, OnWait, client_label, register
 from metadb.db.locking import poll_lock
 from metadb.db.urls import DatabaseURL
+
+#: SQLSTATEs of a transaction that lost a race: serialization_failure, deadlock_detected,
+#: lock_not_available.
+_RETRYABLE = {"40001", "40P01", "55P03"}
+#: First half of the two-integer advisory lock keys of :meth:`PostgresqlDialect.session_lock`
+#: (golang-migrate's and metadb's migration locks use one bigint key: another key space).
+_SESSION_LOCK_CLASS = 0x6D646221  # "mdb!"
 
 # golang-migrate's salt; using its key derivation makes metadb and golang-migrate exclude
 # each other when both point at the same version table.
@@ -107,6 +128,61 @@ class PostgresqlDialect(Dialect):
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return getattr(exc, "sqlstate", None) == "55P03"  # lock_not_available
+
+    @contextmanager
+    def begin_serializable(self, conn: Connection) -> Iterator[Any]:
+        # SET TRANSACTION, not the isolation_level execution option: that one stays on the
+        # connection, and the runner's counts and state reads need no SSI locks.
+        with conn.begin() as transaction:
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+            yield transaction
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        return getattr(exc, "sqlstate", None) in _RETRYABLE
+
+    @contextmanager
+    def session_lock(self, conn: Connection, name: str) -> Iterator[None]:
+        # Taken before the batch's transaction begins, because a SERIALIZABLE transaction that
+        # waits for a row another runner changes fails when it gets it; waiting here instead
+        # gives the next transaction a snapshot taken after the other runner committed.
+        # pg_advisory_lock queues the waiters, so two runners take turns.
+        key = {"c": _SESSION_LOCK_CLASS, "k": zlib.crc32(name.encode()) & 0x7FFFFFFF}
+        with conn.begin():
+            conn.execute(text("SET LOCAL lock_timeout = '60s'"))
+            conn.execute(text("SELECT pg_advisory_lock(:c, :k)"), key)
+        try:
+            yield
+        finally:
+            if not conn.invalidated:
+                if conn.in_transaction():
+                    conn.rollback()
+                with conn.begin():
+                    conn.execute(text("SELECT pg_advisory_unlock(:c, :k)"), key)
+
+    def json_member(self, document: ColumnElement[Any], key: str) -> JsonMember:
+        # jsonb reads JSON as json.loads does (a repeated key keeps its last value). Text that is
+        # not JSON makes the cast fail with a DataError; PostgreSQL 15 has no way to test it
+        # first (pg_input_is_valid is 16+), so callers catch that and leave the batch to Python.
+        # The cast sits in a derived table so that a document is parsed once per row.
+        if isinstance(document.type, JSON):
+            parsed: ColumnElement[Any] = document
+            value = self._string_member(parsed, key)
+        else:
+            inner = (
+                select(cast(func.nullif(document, ""), JSONB).label("v"))
+                .correlate_except()
+                .subquery("metadb_json")
+            )
+            parsed = cast(func.nullif(document, ""), JSONB)
+            value = select(self._string_member(inner.c.v, key)).scalar_subquery()
+        return JsonMember(exact=true(), text=value, is_string=func.jsonb_typeof(parsed) == "string")
+
+    @staticmethod
+    def _string_member(parsed: ColumnElement[Any], key: str) -> ColumnElement[Any]:
+        member = parsed.op("->")(key)
+        return case(
+            (func.jsonb_typeof(member) == "string", parsed.op("->>", return_type=Text)(key))
+        )
 
     def create_database(self, conn: Connection, name: str) -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(

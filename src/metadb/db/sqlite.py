@@ -7,6 +7,7 @@ and a migration step can take the write lock up front with ``BEGIN IMMEDIATE``.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -14,11 +15,24 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, event
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    case,
+    event,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert
 
-from metadb.db.dialect import Dialect, OnWait, client_label, register
+from metadb.db.dialect import Dialect, JsonMember, OnWait, client_label, register
 from metadb.db.locking import poll_lock
 from metadb.db.urls import DatabaseURL
 
@@ -118,6 +132,48 @@ class SqliteDialect(Dialect):
 
     def is_auth_failure(self, exc: BaseException) -> bool:
         return False
+
+    def json_member(self, document: ColumnElement[Any], key: str) -> JsonMember:
+        # json_valid agrees with json.loads except where SQLite reads C strings: it stops at a
+        # NUL character, and its JSON functions cut a decoded "\u0000" short. Those documents
+        # go to Python. (GLOB scans faster than instr; a GLOB pattern cannot hold a NUL.)
+        exact = or_(
+            document.is_(None),
+            and_(
+                func.json_valid(document) == 1,
+                func.instr(document, func.char(0)) == 0,
+                not_(document.op("GLOB", is_comparison=True)(literal("*\\u0000*"))),
+            ),
+        )
+        # json_extract takes the first of repeated keys and does not match an escaped key
+        # ("n\u0061me"), where Python takes the last and matches. So json_extract reads only
+        # documents without "\u" that hold the quoted key at most once; json_each (three times
+        # slower; decoded keys, the last one wins) reads the others. SQLite caches a parsed
+        # document for the statement, so json_valid, json_type and json_extract parse it once.
+        quoted = json.dumps(key)
+        path = f"$.{quoted}"
+        plain = not_(
+            or_(
+                document.op("GLOB", is_comparison=True)(literal("*\\u*")),
+                document.op("GLOB", is_comparison=True)(literal(f"*{quoted}*{quoted}*")),
+            )
+        )
+        extracted = case(
+            (func.json_type(document, path) == "text", func.json_extract(document, path))
+        )
+        members = func.json_each(document).table_valued("key", "value", "type", "id")
+        each = (
+            select(case((members.c.type == "text", members.c.value)))
+            .where(members.c.key == key)
+            .order_by(members.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        return JsonMember(
+            exact=exact,
+            text=case((plain, extracted), else_=each),
+            is_string=func.json_type(document) == "text",
+        )
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return "database is locked" in str(exc)

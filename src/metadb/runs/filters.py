@@ -1,0 +1,254 @@
+"""The run search filter: a JSON tree, validated into pydantic models.
+
+A filter is one node; a node is an object with exactly one key::
+
+    {"and": [node, ...]}            every child matches (at least one child)
+    {"or": [node, ...]}             some child matches (at least one child)
+    {"not": node}                   the child does not match
+
+    {"key_exists": {"key": K}}                          the run has annotation K
+    {"value_equals": {"key": K, "value": V}}            annotation K is V
+    {"value_contains": {"key": K, "value_substring": S}}  annotation K contains S
+    {"value_in": {"key": K, "values": [V, ...]}}        annotation K is one of the values
+
+The same four leaves take ``"field"`` instead of ``"key"`` to test a run's own column:
+``"name"``, ``"pipeline_name"``, ``"created_by"`` or ``"state"`` (``key_exists`` on a field:
+the column is not null)::
+
+    {"value_equals": {"field": "state", "value": "SUCCEEDED"}}
+
+    {"time_range": {"field": "created_at" | "finished_at", "start_time": MS, "end_time": MS}}
+        start_time <= time < end_time, in milliseconds since the epoch; either bound may be
+        left out, not both. A run without a finished time never matches on finished_at.
+    {"metric": {"name": N, "op": "<" | "<=" | "=" | ">=" | ">" | "!=", "value": X}}
+        the run has metric N and its value compares so with X (a run without N never
+        matches, also for "!=").
+
+Every leaf is two-valued: a null column or a missing annotation is "does not match", so
+``not`` selects exactly the runs its child does not.
+
+:func:`parse_filter` raises :class:`~metadb.errors.InvalidArgumentError` naming the path of the
+bad node, e.g. ``filter.and[1].value_in.values: List should have at least 1 item``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from metadb.errors import InvalidArgumentError
+
+#: Run columns a leaf may test with "field"; each is a column of ``metadb_run``.
+SYSTEM_FIELDS = ("name", "pipeline_name", "created_by", "state")
+#: time_range fields and their columns.
+TIME_FIELDS = {"created_at": "created_at_ms", "finished_at": "finished_at_ms"}
+METRIC_OPS = ("<", "<=", "=", ">=", ">", "!=")
+NODE_KINDS = (
+    "and", "or", "not", "key_exists", "value_equals", "value_contains", "value_in",
+    "time_range", "metric",
+)  # fmt: skip
+
+Key = Annotated[str, Field(min_length=1, max_length=255)]
+SystemField = Literal["name", "pipeline_name", "created_by", "state"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, populate_by_name=True, allow_inf_nan=False
+    )
+
+
+class Target(_Model):
+    """What a leaf tests: an annotation ``key`` or a run column ``field``, exactly one."""
+
+    key: Key | None = None
+    field: SystemField | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Target:
+        if (self.key is None) == (self.field is None):
+            raise ValueError('give exactly one of "key" (an annotation) or "field" (a run column)')
+        return self
+
+
+class KeyExists(Target):
+    pass
+
+
+class ValueEquals(Target):
+    value: str
+
+
+class ValueContains(Target):
+    value_substring: str
+
+
+class ValueIn(Target):
+    values: list[str] = Field(min_length=1)
+
+
+class TimeRange(_Model):
+    field: Literal["created_at", "finished_at"]
+    start_time: int | None = None
+    end_time: int | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> TimeRange:
+        if self.start_time is None and self.end_time is None:
+            raise ValueError('give "start_time", "end_time" or both')
+        return self
+
+
+class MetricComparison(_Model):
+    name: Key
+    op: Literal["<", "<=", "=", ">=", ">", "!="]
+    value: float
+
+
+class AndNode(_Model):
+    children: list[FilterNode] = Field(alias="and", min_length=1)
+
+
+class OrNode(_Model):
+    children: list[FilterNode] = Field(alias="or", min_length=1)
+
+
+class NotNode(_Model):
+    child: FilterNode = Field(alias="not")
+
+
+class KeyExistsNode(_Model):
+    key_exists: KeyExists
+
+
+class ValueEqualsNode(_Model):
+    value_equals: ValueEquals
+
+
+class ValueContainsNode(_Model):
+    value_contains: ValueContains
+
+
+class ValueInNode(_Model):
+    value_in: ValueIn
+
+
+class TimeRangeNode(_Model):
+    time_range: TimeRange
+
+
+class MetricNode(_Model):
+    metric: MetricComparison
+
+
+def _node_kind(value: Any) -> str | None:
+    """The one key of a node object (pydantic's discriminator); None for anything else."""
+    if isinstance(value, BaseModel):  # serialising a validated tree
+        return _TAGS.get(type(value))
+    if isinstance(value, dict) and len(value) == 1:
+        kind = next(iter(value))
+        return kind if kind in NODE_KINDS else None
+    return None
+
+
+FilterNode = Annotated[
+    Union[  # noqa: UP007 (pydantic needs the Union form for tagged members)
+        Annotated[AndNode, Tag("and")],
+        Annotated[OrNode, Tag("or")],
+        Annotated[NotNode, Tag("not")],
+        Annotated[KeyExistsNode, Tag("key_exists")],
+        Annotated[ValueEqualsNode, Tag("value_equals")],
+        Annotated[ValueContainsNode, Tag("value_contains")],
+        Annotated[ValueInNode, Tag("value_in")],
+        Annotated[TimeRangeNode, Tag("time_range")],
+        Annotated[MetricNode, Tag("metric")],
+    ],
+    Discriminator(_node_kind, custom_error_type="bad_node", custom_error_message="bad node"),
+]
+
+_TAGS: dict[type[BaseModel], str] = {
+    AndNode: "and", OrNode: "or", NotNode: "not", KeyExistsNode: "key_exists",
+    ValueEqualsNode: "value_equals", ValueContainsNode: "value_contains",
+    ValueInNode: "value_in", TimeRangeNode: "time_range", MetricNode: "metric",
+}  # fmt: skip
+
+for _model in (AndNode, OrNode, NotNode):
+    _model.model_rebuild()
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(FilterNode)
+
+
+def parse_filter(raw: dict[str, Any] | str | None) -> Any | None:
+    """The validated filter tree of ``raw`` (a dict, or its JSON text); None for no filter.
+
+    Raises:
+        InvalidArgumentError: not JSON, or a node of the wrong shape; the message names the
+            path of each bad node.
+
+    Example::
+
+        parse_filter({"and": [{"key_exists": {"key": "team"}},
+                              {"value_equals": {"field": "state", "value": "FAILED"}}]})
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"the filter is not valid JSON: {exc}") from exc
+    try:
+        return _ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        problems = [_describe(error) for error in exc.errors()]
+        shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+        raise InvalidArgumentError(f"invalid run filter: {shown}") from None
+
+
+def canonical(node: Any | None) -> str:
+    """A stable text of a validated filter, the basis of page-token fingerprints."""
+    if node is None:
+        return ""
+    dumped = _ADAPTER.dump_python(node, mode="json", by_alias=True, exclude_none=True)
+    return json.dumps(dumped, sort_keys=True, separators=(",", ":"))
+
+
+def _describe(error: Any) -> str:
+    path = _path(error["loc"])
+    if error["type"] == "bad_node":
+        given = error.get("input")
+        keys = sorted(given) if isinstance(given, dict) else None
+        got = f"an object with keys {keys}" if keys is not None else f"{type(given).__name__}"
+        return (
+            f"{path}: expected an object with exactly one of the keys "
+            f"{', '.join(NODE_KINDS)}; got {got}"
+        )
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return f"{path}: {message}"
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """``filter.and[0].value_equals.key`` from pydantic's location, whose tagged unions repeat
+    each node's tag before its field of the same name."""
+    path = "filter"
+    previous: Any = None
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != previous:
+            path += f".{part}"
+        previous = part
+    return path

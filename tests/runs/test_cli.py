@@ -1,0 +1,78 @@
+"""``metadb runs`` as a user meets it: the installed command, run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.test_cli import error_line, run, run_json
+
+
+def test_a_run_is_created_annotated_measured_searched_and_deleted(
+    database_url: str, tmp_path: Path
+):
+    db = ("--database", database_url)
+    run_json("migrate", "up", *db)
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"name": "trainer"}', encoding="utf-8")
+
+    created = run_json(
+        "runs", "create", "train-1", "--created-by", "ana", "--spec-file", str(spec),
+        "-a", "team=vision", "-a", "env=prod", *db,
+    )  # fmt: skip
+    run_id = str(created["id"])
+    annotations = run_json("runs", "annotate", run_id, "team=nlp", "owner=日本", *db)
+    logged = run_json("runs", "metrics", run_id, "acc=0.9", "loss=0.25", *db)
+    run_json("runs", "create", "other", *db)
+    state = run_json("runs", "state", run_id, "SUCCEEDED", *db)
+    filter_file = tmp_path / "filter.json"
+    filter_file.write_text(
+        json.dumps({"and": [{"value_equals": {"key": "team", "value": "nlp"}},
+                            {"metric": {"name": "acc", "op": ">", "value": 0.5}}]}),
+        encoding="utf-8",
+    )  # fmt: skip
+    found = run_json("runs", "search", "--filter-file", str(filter_file), "--total", *db)
+    by_argument = run_json(
+        "runs", "search", '{"key_exists": {"key": "owner"}}', "--sort", "metric:acc desc", *db
+    )
+    listed = run_json("runs", "list", "--page-size", "1", *db)
+    full = run_json("runs", "get", run_id, "--full", *db)
+    tasks = run_json("runs", "tasks", run_id, *db)
+
+    assert created["annotations"] == {
+        "team": "vision", "env": "prod",
+        "system/pipeline_run.created_by": "ana", "system/pipeline_run.name": "trainer",
+    }  # fmt: skip
+    assert annotations["team"] == "nlp" and annotations["owner"] == "日本"
+    assert logged == {"acc": 0.9, "loss": 0.25}
+    assert state["state"] == "SUCCEEDED" and state["finished_at_ms"] is not None
+    assert [r["name"] for r in found["runs"]] == ["train-1"] and found["total_size"] == 1
+    assert found["runs"][0]["pipeline_spec"] is None
+    assert [r["id"] for r in by_argument["runs"]] == [created["id"]]
+    assert [r["name"] for r in listed["runs"]] == ["other"] and listed["next_page_token"]
+    assert full["pipeline_spec"] == '{"name": "trainer"}' and tasks == []
+
+    run_json("runs", "unannotate", run_id, "owner", *db)
+    assert run_json("runs", "delete", run_id, *db) == {"deleted": int(run_id)}
+    gone = run_json("runs", "get", run_id, *db, expect=1)
+    assert gone["error"]["code"] == "not_found"
+
+
+def test_errors_exit_non_zero_with_a_message_naming_the_problem(database_url: str):
+    db = ("--database", database_url)
+    run_json("migrate", "up", *db)
+
+    bad_filter = run("runs", "search", '{"and": [{"value_in": {"key": "k", "values": []}}]}', *db)
+    reserved = run_json("runs", "create", "r", "-a", "system/x=1", *db, expect=1)
+
+    assert bad_filter.returncode == 1
+    assert "filter.and[0].value_in.values" in error_line(bad_filter.stderr)
+    assert reserved["error"]["code"] == "invalid_argument"
+    assert "reserved" in reserved["error"]["message"]
+
+
+def test_commands_refuse_a_database_that_is_not_migrated(database_url: str):
+    result = run("runs", "list", "--database", database_url)
+
+    assert result.returncode == 1
+    assert "metadb migrate up" in error_line(result.stderr)
