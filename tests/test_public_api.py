@@ -23,6 +23,13 @@ PUBLIC = {
         "RunReport", "Status", "StepResult", "VersionState", "baseline", "create", "down",
         "force", "goto", "history", "load_source", "plan", "resume", "status", "up", "version",
     },
+    "metadb.backfill": {
+        "Backfill", "BackfillFailedError", "BackfillReporter", "BackfillResult",
+        "BackfillRunner", "BackfillState", "BackgroundBackfills", "Batch", "BatchInfo",
+        "BatchSizing", "RetryPolicy", "RunReport", "SYSTEM_BACKFILLS", "UnknownBackfillError",
+        "Verification", "backfill_status", "key_range", "keyset_range", "list_backfills",
+        "run_backfills", "start_pending_backfills_in_background", "verify_backfills",
+    },
     "metadb.runs": {
         "MAX_PAGE_SIZE", "STATES", "TERMINAL_STATES", "Run", "RunPage", "RunStore", "Task",
         "connect", "parse_filter",

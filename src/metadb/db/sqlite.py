@@ -74,7 +74,13 @@ class SqliteDialect(Dialect):
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     def begin_write(self, conn: Connection) -> Any:
-        return conn.execution_options(**{WRITE_OPTION: True}).begin()
+        # Connection.execution_options() changes the connection itself, and the "begin" hook
+        # runs inside begin(): switch the option on for this BEGIN only.
+        conn.execution_options(**{WRITE_OPTION: True})
+        try:
+            return conn.begin()
+        finally:
+            conn.execution_options(**{WRITE_OPTION: False})
 
     @contextmanager
     def migration_lock(
