@@ -29,6 +29,8 @@ from metadb import backfill
 from metadb.backfill.errors import BackfillFailedError
 from metadb.backfill.runner import BackfillResult
 from metadb.cli.exitcodes import FAILED, NEEDS_ATTENTION
+from metadb.cli.options import Database as DatabaseOption
+from metadb.cli.options import DatabaseType, Json
 from metadb.cli.output import Output, stderr, stdout
 from metadb.config import load_settings
 from metadb.db.database import Database
@@ -38,22 +40,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        "-d",
-        help="Database URL or DSN [env METADB_DATABASE_URL; default sqlite:///metadb.sqlite].",
-        show_default=False,
-    ),
-]
-DatabaseType = Annotated[
-    str | None,
-    typer.Option(
-        "--database-type", help="sqlite, postgresql or mysql, for DSNs that do not say which."
-    ),
-]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document; no progress.")]
 Ids = Annotated[list[str] | None, typer.Argument(help="Backfill ids [default: all].")]
 
 

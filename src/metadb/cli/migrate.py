@@ -11,6 +11,7 @@ from rich.table import Table
 
 from metadb import migrate
 from metadb.cli.exitcodes import NEEDS_ATTENTION
+from metadb.cli.options import Database, DatabaseType, Json
 from metadb.cli.output import Output, RichReporter, stdout
 from metadb.config import load_settings
 from metadb.migrate.commands import MigrateConfig, RunReport
@@ -19,21 +20,6 @@ app = typer.Typer(
     help="Versioned schema migrations (golang-migrate's format).", no_args_is_help=True
 )
 
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        "-d",
-        help="Database URL or DSN [env METADB_DATABASE_URL; default sqlite:///metadb.sqlite].",
-        show_default=False,
-    ),
-]
-DatabaseType = Annotated[
-    str | None,
-    typer.Option(
-        "--database-type", help="sqlite, postgresql or mysql, for DSNs that do not say which."
-    ),
-]
 Source = Annotated[
     Path | None,
     typer.Option("--source", "-s", help="Migrations directory [default: metadb's own schema]."),
@@ -46,7 +32,6 @@ LockTimeout = Annotated[
     float | None,
     typer.Option("--lock-timeout", help="Seconds to wait for the migration lock [default: 60]."),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document; no progress.")]
 AllowChanged = Annotated[
     bool, typer.Option("--allow-changed", help="Run even if applied migration files changed.")
 ]

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from metadb import runs as runs_lib
+from metadb.cli.options import Database, DatabaseType, Json
 from metadb.cli.output import Output, stdout
 from metadb.config import load_settings
 from metadb.errors import InvalidArgumentError
@@ -27,22 +28,6 @@ app = typer.Typer(
     help="Pipeline runs: create, annotate, log metrics, search.", no_args_is_help=True
 )
 
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        "-d",
-        help="Database URL or DSN [env METADB_DATABASE_URL; default sqlite:///metadb.sqlite].",
-        show_default=False,
-    ),
-]
-DatabaseType = Annotated[
-    str | None,
-    typer.Option(
-        "--database-type", help="sqlite, postgresql or mysql, for DSNs that do not say which."
-    ),
-]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 RunId = Annotated[int, typer.Argument(help="The run's id.")]
 Sort = Annotated[
     str, typer.Option("--sort", help="created_at, name or metric:<name>, then asc or desc.")
