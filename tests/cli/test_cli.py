@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +17,19 @@ from sqlalchemy.engine import make_url
 
 from metadb.db import Database
 from tests.migrate import conftest as migrate_conftest
-from tests.migrate.conftest import PORTABLE, WriteSource, query, table_names
+from tests.migrate.conftest import (
+    PORTABLE,
+    WriteSource,
+    metadb_executable,
+    migration_lock_held,
+    query,
+    table_names,
+)
 
 write_source = migrate_conftest.write_source  # the fixture, visible to this module's tests
 
 
-def _metadb_executable() -> str:
-    beside = Path(sys.executable).parent / "metadb"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("metadb")
-    assert found, "the metadb command is not installed"
-    return found
-
-
-METADB = _metadb_executable()
+METADB = metadb_executable()
 
 FAILING_SECOND_STATEMENT = {
     "000001_create_users.up.sql": PORTABLE["000001_create_users.up.sql"],
@@ -223,23 +218,8 @@ def test_lock_held_by_another_run_exits_4_naming_the_holder(
     db: Database, database_url: str, write_source: WriteSource
 ):
     source = write_source(PORTABLE)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with db.dialect.migration_lock(
-            db.engine, db.url, table="schema_migrations", timeout=5, on_wait=lambda _: None
-        ):
-            holding.set()
-            release.wait(60)
-
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with migration_lock_held(db):
         result = run("migrate", "up", *target(database_url, source), "--lock-timeout", "1")
-    finally:
-        release.set()
-        holder.join(30)
 
     assert result.returncode == 4
     message = error_line(result.stderr)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,6 +49,38 @@ def write_source(tmp_path: Path) -> WriteSource:
         return root
 
     return write
+
+
+def metadb_executable() -> str:
+    """The ``metadb`` command of the environment running the tests."""
+    beside = Path(sys.executable).parent / "metadb"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("metadb")
+    assert found, "the metadb command is not installed"
+    return found
+
+
+@contextmanager
+def migration_lock_held(db: Database) -> Iterator[None]:
+    """Hold ``db``'s migration lock from another thread, as another run would, in the block."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.dialect.migration_lock(
+            db.engine, db.url, table="schema_migrations", timeout=5, on_wait=lambda _: None
+        ):
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join(30)
 
 
 def config(url: str, source: Path | None, **options: object) -> MigrateConfig:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,15 @@ import pytest
 
 from metadb import migrate
 from metadb.errors import DirtyDatabaseError, MigrationFailedError
-from tests.migrate.conftest import PORTABLE, WriteSource, config, execute, query, table_names
+from tests.migrate.conftest import (
+    PORTABLE,
+    WriteSource,
+    config,
+    execute,
+    metadb_executable,
+    query,
+    table_names,
+)
 
 #: The version table exactly as golang-migrate v4 creates it on each database.
 GOLANG_MIGRATE_DDL = {
@@ -216,10 +222,6 @@ def down(connection):
 """
 
 
-def _metadb() -> str:
-    return shutil.which("metadb") or str(Path(sys.executable).parent / "metadb")
-
-
 def test_a_run_killed_mid_migration_leaves_a_database_that_up_or_resume_recovers(
     db, database_url: str, write_source: WriteSource, tmp_path: Path
 ):
@@ -227,7 +229,15 @@ def test_a_run_killed_mid_migration_leaves_a_database_that_up_or_resume_recovers
     source = write_source({**base, "000002_slow.py": SLOW_STEP})
     marker = tmp_path / "started"
     env = {**os.environ, "METADB_TEST_MARKER": str(marker)}
-    command = [_metadb(), "migrate", "up", "--database", database_url, "--source", str(source)]
+    command = [
+        metadb_executable(),
+        "migrate",
+        "up",
+        "--database",
+        database_url,
+        "--source",
+        str(source),
+    ]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while not marker.exists() and time.monotonic() < deadline:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from tests.migrate.conftest import PORTABLE, WriteSource, query, table_names
+from tests.migrate.conftest import (
+    PORTABLE,
+    WriteSource,
+    metadb_executable,
+    query,
+    table_names,
+)
 
 PROCESSES = 8
 EVENTS = 300
@@ -50,19 +54,10 @@ FAILING_SECOND = {
 }
 
 
-def _metadb_executable() -> str:
-    beside = Path(sys.executable).parent / "metadb"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("metadb")
-    assert found, "the metadb command is not installed"
-    return found
-
-
 def run_at_once(url: str, source: Path, *, timeout: float = 240) -> list[tuple[int, Any, str]]:
     """Start PROCESSES ``metadb migrate up --json`` runs together; (exit code, JSON, stderr)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("METADB_")}
-    argv = [_metadb_executable(), "migrate", "up", "--database", url, "--source", str(source)]
+    argv = [metadb_executable(), "migrate", "up", "--database", url, "--source", str(source)]
     argv += ["--json", "--lock-timeout", "120"]
     procs = [
         subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

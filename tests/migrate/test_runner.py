@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import replace
 
 import pytest
@@ -21,7 +20,15 @@ from metadb.errors import (
     VersionNotFoundError,
 )
 from metadb.migrate.reporter import NullReporter
-from tests.migrate.conftest import PORTABLE, WriteSource, config, execute, query, table_names
+from tests.migrate.conftest import (
+    PORTABLE,
+    WriteSource,
+    config,
+    execute,
+    migration_lock_held,
+    query,
+    table_names,
+)
 
 FAILING_IN_THE_MIDDLE = {
     **{k: v for k, v in PORTABLE.items() if k.startswith("000001")},
@@ -298,31 +305,15 @@ def test_waiting_run_names_the_lock_holder_and_times_out(
     db: Database, database_url: str, write_source: WriteSource
 ):
     source = write_source(PORTABLE)
-    holding, release = threading.Event(), threading.Event()
+    seen: list[str | None] = []
 
-    def hold() -> None:
-        with db.dialect.migration_lock(
-            db.engine, db.url, table="schema_migrations", timeout=5, on_wait=lambda _: None
-        ):
-            holding.set()
-            release.wait(20)
+    class Recorder(NullReporter):
+        def lock_wait(self, holder: str | None) -> None:
+            seen.append(holder)
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
-        seen: list[str | None] = []
-
-        class Recorder(NullReporter):
-            def lock_wait(self, holder: str | None) -> None:
-                seen.append(holder)
-
-        cfg = replace(config(database_url, source, reporter=Recorder()), lock_timeout=1.0)
-        with pytest.raises(LockTimeoutError) as timeout:
-            migrate.up(cfg)
-    finally:
-        release.set()
-        holder.join()
+    cfg = replace(config(database_url, source, reporter=Recorder()), lock_timeout=1.0)
+    with migration_lock_held(db), pytest.raises(LockTimeoutError) as timeout:
+        migrate.up(cfg)
     assert len(seen) == 1 and seen[0]  # told once, naming the holder
     assert f"held by {seen[0]}" in str(timeout.value)
     assert timeout.value.timeout == 1.0
