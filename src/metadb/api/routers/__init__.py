@@ -1,0 +1,1 @@
+"""One router per resource family; ``metadb.api.app`` includes them."""
