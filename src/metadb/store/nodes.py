@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from metadb.errors import InvalidArgumentError
+from metadb.store.gcpause import gc_paused
 from metadb.store.model import (
     AnyNode,
     Artifact,
@@ -191,9 +192,13 @@ class NodeStore:
         """Run ``query`` (built on :meth:`select`) and return entities with their properties.
 
         Rows are streamed into entities and property rows into the entities' dicts, so that
-        only the entities stay alive: holding thousands of rows at once costs more in garbage
-        collection than it saves.
+        only the entities stay alive, and the cyclic garbage collector is paused meanwhile
+        (see :mod:`metadb.store.gcpause`).
         """
+        with gc_paused():
+            return self._load(conn, query)
+
+    def _load(self, conn: Connection, query: Select[Any]) -> list[Any]:
         entities: dict[int, Any] = {}
         for part in conn.execute(query).partitions(2000):
             for row in part:
