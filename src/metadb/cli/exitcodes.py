@@ -5,9 +5,13 @@ code  meaning
 ====  ==============================================================================
 0     success
 1     failed: a statement failed, the server is unreachable, the source is malformed
-2     usage: bad arguments, an unsupported database URL
-3     needs attention: dirty database, changed or missing files, unsupported MLMD schema
-4     lock timeout: another run held the migration lock too long
+2     usage: bad arguments (a malformed filter, sort, page token or value given to a
+      command, an unknown backfill), an unsupported database URL
+3     needs attention: dirty database, changed or missing files, unsupported MLMD schema,
+      a schema not current where metadb may not migrate it (serve --no-migrate),
+      hint errors in pending migrations (hints check, migrate up)
+4     lock timeout: another run held the migration lock too long, or a migration statement
+      gave up waiting for a table lock on every attempt
 ====  ==============================================================================
 """
 
@@ -17,8 +21,12 @@ from metadb.errors import (
     ChangedMigrationError,
     ConfigError,
     DirtyDatabaseError,
+    HintsFailedError,
+    InvalidArgumentError,
     LockTimeoutError,
     MissingMigrationError,
+    SchemaOutOfDateError,
+    TableLockTimeoutError,
     UnsupportedSchemaError,
 )
 
@@ -26,11 +34,16 @@ OK, FAILED, USAGE, NEEDS_ATTENTION, LOCK_TIMEOUT = 0, 1, 2, 3, 4
 
 EXIT_CODES: dict[type[BaseException], int] = {
     ConfigError: USAGE,
+    # Raised for a caller's malformed input; from the CLI that input is the command line.
+    InvalidArgumentError: USAGE,
     DirtyDatabaseError: NEEDS_ATTENTION,
     ChangedMigrationError: NEEDS_ATTENTION,
     MissingMigrationError: NEEDS_ATTENTION,
     UnsupportedSchemaError: NEEDS_ATTENTION,
+    SchemaOutOfDateError: NEEDS_ATTENTION,
+    HintsFailedError: NEEDS_ATTENTION,
     LockTimeoutError: LOCK_TIMEOUT,
+    TableLockTimeoutError: LOCK_TIMEOUT,
 }
 
 

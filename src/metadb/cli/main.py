@@ -9,7 +9,7 @@ import typer
 from rich.logging import RichHandler
 
 from metadb import __version__
-from metadb.cli import backfill, migrate, runs
+from metadb.cli import backfill, db, hints, migrate, operator, runs, serve
 from metadb.cli.output import stderr
 
 app = typer.Typer(
@@ -21,6 +21,10 @@ app = typer.Typer(
 app.add_typer(migrate.app, name="migrate")
 app.add_typer(runs.app, name="runs")
 app.add_typer(backfill.app, name="backfill")
+app.add_typer(hints.app, name="hints")
+app.add_typer(db.app, name="db")
+app.add_typer(operator.app, name="operator")
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from metadb import migrate
 from metadb.cli.exitcodes import NEEDS_ATTENTION
+from metadb.cli.hints import hint_comment
 from metadb.cli.options import Database, DatabaseType, Json
 from metadb.cli.output import Output, RichReporter, stdout
 from metadb.config import load_settings
@@ -32,6 +33,48 @@ LockTimeout = Annotated[
     float | None,
     typer.Option("--lock-timeout", help="Seconds to wait for the migration lock [default: 60]."),
 ]
+StatementLockTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--statement-lock-timeout",
+        help="Seconds a migration statement may wait for a table lock before it gives up and "
+        "is retried; 0 waits forever (default 5).",
+        min=0,
+        show_default=False,
+    ),
+]
+StatementTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--statement-timeout",
+        help="Seconds a migration statement may run; 0 means no limit (MySQL limits only "
+        "SELECTs; default 0).",
+        min=0,
+        show_default=False,
+    ),
+]
+LockRetries = Annotated[
+    int | None,
+    typer.Option(
+        "--lock-retries",
+        help="Retries of a statement that gave up waiting for a table lock, with doubling "
+        "pauses (default 3).",
+        min=0,
+        show_default=False,
+    ),
+]
+IgnoreHint = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore-hint",
+        help="Run even though the hints rule RULE_ID found errors (repeatable).",
+        metavar="RULE_ID",
+        show_default=False,
+    ),
+]
+NoHints = Annotated[
+    bool, typer.Option("--no-hints", help="Skip the hints check of pending migrations.")
+]
 AllowChanged = Annotated[
     bool, typer.Option("--allow-changed", help="Run even if applied migration files changed.")
 ]
@@ -46,6 +89,7 @@ def _setup(
     table: str | None,
     lock_timeout: float | None,
     json: bool,
+    guards: dict[str, Any] | None = None,
 ) -> tuple[Output, MigrateConfig, RichReporter | None]:
     out = Output(json=json, debug=bool(ctx.obj and ctx.obj.get("debug")))
     reporter = None if json else RichReporter()
@@ -57,8 +101,20 @@ def _setup(
         table=table,
         lock_timeout=lock_timeout,
         reporter=reporter,
+        **(guards or {}),
     )
     return out, config, reporter
+
+
+def _guards(
+    statement_lock_timeout: float | None, statement_timeout: float | None, lock_retries: int | None
+) -> dict[str, Any]:
+    """The runtime-guard flags as MigrateConfig overrides (None: the setting's value)."""
+    return {
+        "statement_lock_timeout": statement_lock_timeout,
+        "statement_timeout": statement_timeout,
+        "lock_retries": lock_retries,
+    }
 
 
 def _run_report(out: Output, reporter: RichReporter | None, action: Any) -> None:
@@ -92,14 +148,30 @@ def up(
     source: Source = None,
     table: TableName = None,
     lock_timeout: LockTimeout = None,
+    statement_lock_timeout: StatementLockTimeout = None,
+    statement_timeout: StatementTimeout = None,
+    lock_retries: LockRetries = None,
+    ignore_hint: IgnoreHint = None,
+    no_hints: NoHints = False,
     json: Json = False,
 ) -> None:
-    """Apply pending migrations (all, or the next N)."""
+    """Apply pending migrations (all, or the next N), after the hints check passes."""
     out, config, reporter = _setup(
         ctx, database=database, database_type=database_type, source=source, table=table,
         lock_timeout=lock_timeout, json=json,
+        guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
     )  # fmt: skip
-    _run_report(out, reporter, lambda: migrate.up(config, steps, allow_changed=allow_changed))
+    _run_report(
+        out,
+        reporter,
+        lambda: migrate.up(
+            config,
+            steps,
+            allow_changed=allow_changed,
+            hints=not no_hints,
+            ignore_hints=ignore_hint or (),
+        ),
+    )
 
 
 @app.command()
@@ -114,6 +186,9 @@ def down(
     source: Source = None,
     table: TableName = None,
     lock_timeout: LockTimeout = None,
+    statement_lock_timeout: StatementLockTimeout = None,
+    statement_timeout: StatementTimeout = None,
+    lock_retries: LockRetries = None,
     json: Json = False,
 ) -> None:
     """Revert the newest migration (or N, or --all)."""
@@ -122,6 +197,7 @@ def down(
     out, config, reporter = _setup(
         ctx, database=database, database_type=database_type, source=source, table=table,
         lock_timeout=lock_timeout, json=json,
+        guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
     )  # fmt: skip
     count = None if all_ else (steps or 1)
     _run_report(out, reporter, lambda: migrate.down(config, count))
@@ -137,12 +213,16 @@ def goto(
     source: Source = None,
     table: TableName = None,
     lock_timeout: LockTimeout = None,
+    statement_lock_timeout: StatementLockTimeout = None,
+    statement_timeout: StatementTimeout = None,
+    lock_retries: LockRetries = None,
     json: Json = False,
 ) -> None:
     """Migrate up or down to VERSION."""
     out, config, reporter = _setup(
         ctx, database=database, database_type=database_type, source=source, table=table,
         lock_timeout=lock_timeout, json=json,
+        guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
     )  # fmt: skip
     _run_report(out, reporter, lambda: migrate.goto(config, version, allow_changed=allow_changed))
 
@@ -155,12 +235,16 @@ def resume(
     source: Source = None,
     table: TableName = None,
     lock_timeout: LockTimeout = None,
+    statement_lock_timeout: StatementLockTimeout = None,
+    statement_timeout: StatementTimeout = None,
+    lock_retries: LockRetries = None,
     json: Json = False,
 ) -> None:
     """Continue a migration that failed part-way, at the failed statement."""
     out, config, reporter = _setup(
         ctx, database=database, database_type=database_type, source=source, table=table,
         lock_timeout=lock_timeout, json=json,
+        guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
     )  # fmt: skip
     _run_report(out, reporter, lambda: migrate.resume(config))
 
@@ -255,14 +339,18 @@ def plan(
     database_type: DatabaseType = None,
     source: Source = None,
     table: TableName = None,
+    no_hints: NoHints = False,
     json: Json = False,
 ) -> None:
-    """Print the SQL that 'up' would run, without running it."""
+    """Print the SQL that 'up' would run, without running it, with the hints under each
+    statement."""
     out, config, _ = _setup(
         ctx, database=database, database_type=database_type, source=source, table=table,
         lock_timeout=None, json=json,
     )  # fmt: skip
-    result = out.run(lambda: migrate.plan(config, steps, allow_changed=allow_changed))
+    result = out.run(
+        lambda: migrate.plan(config, steps, allow_changed=allow_changed, hints=not no_hints)
+    )
     if out.json:
         out.emit_json(result.as_dict())
         return
@@ -272,7 +360,10 @@ def plan(
         mode = "in one transaction" if step.transactional else "statement by statement"
         typer.echo(f"-- {step.version} {step.name} ({step.path}), {mode}")
         for statement in step.statements:
-            typer.echo(f"-- line {statement.line}\n{statement.sql};\n")
+            typer.echo(f"-- line {statement.line}\n{statement.sql};")
+            for finding in statement.hints:
+                typer.echo("\n".join(hint_comment(finding)))
+            typer.echo("")
 
 
 @app.command()

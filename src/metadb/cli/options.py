@@ -11,7 +11,7 @@ Database = Annotated[
     typer.Option(
         "--database",
         "-d",
-        help="Database URL or DSN [env METADB_DATABASE_URL; default sqlite:///metadb.sqlite].",
+        help="Database URL or DSN (env METADB_DATABASE_URL; default sqlite:///metadb.sqlite).",
         show_default=False,
     ),
 ]

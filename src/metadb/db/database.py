@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from metadb.db.dialect import Dialect, dialect_for
 from metadb.db.urls import DatabaseURL, parse_database_url
@@ -72,13 +73,18 @@ class Database:
         """A connection, with connection failures translated to metadb's errors.
 
         Raises:
-            DatabaseUnreachableError: the server cannot be reached or the database is missing.
+            DatabaseUnreachableError: the server cannot be reached or the database is missing,
+                or every connection of the pool stayed busy for ``pool_timeout`` seconds.
             AuthenticationError: the server refused the credentials.
         """
         try:
             conn = self.engine.connect()
         except DBAPIError as exc:
             raise self.translate_connect_error(exc) from exc
+        except PoolTimeoutError as exc:  # every pooled connection is busy
+            raise DatabaseUnreachableError(
+                self.url.masked(), f"no free connection in the pool: {_first_line(exc)}"
+            ) from exc
         try:
             if autocommit:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -12,8 +12,8 @@ import getpass
 import os
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table
@@ -23,6 +23,20 @@ from metadb.db.urls import DIALECTS, DatabaseURL, check_mysql_text
 
 #: Called once when a lock is not free, with a description of who holds it (or None).
 OnWait = Callable[[str | None], None]
+
+#: Connection pool of a client-server database (PostgreSQL, MySQL), sized for ``metadb serve``
+#: (FastAPI runs up to 40 requests at once in its thread pool): 10 connections kept, 20 more
+#: under load, 30 s to wait for a free one. Each connection is pinged when it is taken from the
+#: pool, so connections the server closed (a restart, pg_terminate_backend, KILL, an idle
+#: timeout) are replaced there instead of failing a request; recycled after 30 minutes so that
+#: none outlives a proxy's or the server's idle timeout.
+SERVER_POOL_OPTIONS: dict[str, Any] = {
+    "pool_size": 10,
+    "max_overflow": 20,
+    "pool_timeout": 30,
+    "pool_pre_ping": True,
+    "pool_recycle": 1800,
+}
 
 
 class TextCodec(NamedTuple):
@@ -63,6 +77,9 @@ class Dialect(ABC):
     #: How ml-metadata stores a PROTO property value (a serialized google.protobuf.Any):
     #: "raw" bytes, "base64-bytes" or "base64-text".
     mlmd_proto_storage: ClassVar[str]
+    #: Width of ml-metadata's ``int_value`` column: INT (32) on PostgreSQL and MySQL, SQLite's
+    #: INTEGER (64). A property value past it is refused before it reaches the database.
+    mlmd_int_bits: ClassVar[int] = 32
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
         """Keyword arguments for :func:`sqlalchemy.create_engine`. Called by ``Database``."""
@@ -130,6 +147,57 @@ class Dialect(ABC):
         BEGIN IMMEDIATE, MySQL's row lock on the backfill's state row).
         """
         return nullcontext()
+
+    def guard_sql(
+        self, conn: Connection, *, lock_timeout: float, statement_timeout: float
+    ) -> list[str]:
+        """The statements that bound, for the session of ``conn``, how long a migration
+        statement waits for a lock and how long it runs (seconds; 0 leaves that unbounded).
+        Used by :meth:`guarded_session` and :meth:`begin_guarded`; the base class has none."""
+        return []
+
+    def unguard_sql(self, conn: Connection) -> list[str]:
+        """The statements that put the session's settings of :meth:`guard_sql` back."""
+        return []
+
+    @contextmanager
+    def guarded_session(
+        self, conn: Connection, *, lock_timeout: float, statement_timeout: float
+    ) -> Iterator[None]:
+        """Keep the migration guards on ``conn``, an AUTOCOMMIT connection, for the block.
+
+        Called by the migration runner around a step run statement by statement. A statement
+        that waits longer than ``lock_timeout`` for a lock fails (:meth:`is_lock_timeout`).
+        """
+        for sql in self.guard_sql(
+            conn, lock_timeout=lock_timeout, statement_timeout=statement_timeout
+        ):
+            conn.exec_driver_sql(sql)
+        try:
+            yield
+        finally:
+            if not conn.invalidated:
+                for sql in self.unguard_sql(conn):
+                    conn.exec_driver_sql(sql)
+
+    @contextmanager
+    def begin_guarded(
+        self, conn: Connection, *, lock_timeout: float, statement_timeout: float
+    ) -> Iterator[Any]:
+        """Open a migration step's write transaction (:meth:`begin_write`) with the guards of
+        :meth:`guarded_session` in force until it ends. Called by the migration runner."""
+        with (
+            self.begin_write(conn) as transaction,
+            self.guarded_session(
+                conn, lock_timeout=lock_timeout, statement_timeout=statement_timeout
+            ),
+        ):
+            yield transaction
+
+    def lock_holders(self, conn: Connection, tables: Sequence[str]) -> str | None:
+        """Who holds locks on ``tables`` (or may, where the server cannot tell), for the
+        message of a statement that gave up waiting; None when unknown."""
+        return None
 
     def json_member(self, document: ColumnElement[Any], key: str) -> JsonMember | None:
         """SQL reading member ``key`` of the JSON document in ``document`` (a JSON or text

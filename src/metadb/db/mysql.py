@@ -10,15 +10,16 @@ exactly what ml-metadata does (:func:`to_mlmd_latin1`, :func:`from_mlmd_latin1`)
 from __future__ import annotations
 
 import codecs
+import math
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.sql.dml import Insert
 
-from metadb.db.dialect import Dialect, OnWait, TextCodec, register
+from metadb.db.dialect import SERVER_POOL_OPTIONS, Dialect, OnWait, TextCodec, register
 from metadb.db.locking import poll_lock
 from metadb.db.urls import DatabaseURL, check_mysql_text
 
@@ -89,11 +90,7 @@ class MysqlDialect(Dialect):
     mlmd_proto_storage = "base64-bytes"
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
-        return {
-            "pool_pre_ping": True,
-            "pool_recycle": 3600,
-            "connect_args": {"connect_timeout": 10},
-        }
+        return {**SERVER_POOL_OPTIONS, "connect_args": {"connect_timeout": 10}}
 
     def mlmd_text_codec(self, mode: str) -> TextCodec | None:
         return MLMD_LATIN1 if check_mysql_text(mode) == "mlmd-latin1" else None
@@ -155,6 +152,74 @@ class MysqlDialect(Dialect):
 
     def is_retryable(self, exc: BaseException) -> bool:
         return _error_code(exc) in (_LOCK_WAIT_TIMEOUT, _DEADLOCK)
+
+    def guard_sql(
+        self, conn: Connection, *, lock_timeout: float, statement_timeout: float
+    ) -> list[str]:
+        sql = []
+        if lock_timeout > 0:
+            # Whole seconds, at least 1. lock_wait_timeout bounds metadata-lock waits (DDL
+            # behind an open transaction); innodb_lock_wait_timeout bounds row-lock waits (DML).
+            seconds = max(1, math.ceil(lock_timeout))
+            sql.append(f"SET SESSION lock_wait_timeout = {seconds}")
+            sql.append(f"SET SESSION innodb_lock_wait_timeout = {seconds}")
+        if statement_timeout > 0:
+            if conn.dialect.is_mariadb:  # type: ignore[attr-defined]
+                sql.append(f"SET SESSION max_statement_time = {statement_timeout:.6f}")
+            else:
+                # MySQL's max_execution_time bounds SELECT statements only: DDL and DML in a
+                # migration run without a time limit there.
+                sql.append(f"SET SESSION max_execution_time = {round(statement_timeout * 1000)}")
+        return sql
+
+    def unguard_sql(self, conn: Connection) -> list[str]:
+        names = ["lock_wait_timeout", "innodb_lock_wait_timeout"]
+        names.append(
+            "max_statement_time" if conn.dialect.is_mariadb else "max_execution_time"  # type: ignore[attr-defined]
+        )
+        return [f"SET SESSION {name} = DEFAULT" for name in names]
+
+    def lock_holders(self, conn: Connection, tables: Sequence[str]) -> str | None:
+        # performance_schema.metadata_locks names the holders exactly, but MariaDB ships with
+        # performance_schema off; then the open transactions are the candidates.
+        holders = []
+        for table in tables:
+            schema, _, name = table.rpartition(".")
+            rows = conn.execute(
+                text(
+                    "SELECT t.PROCESSLIST_ID AS id, t.PROCESSLIST_USER AS user, "
+                    "t.PROCESSLIST_HOST AS host, m.LOCK_TYPE AS mode "
+                    "FROM performance_schema.metadata_locks m "
+                    "JOIN performance_schema.threads t ON t.THREAD_ID = m.OWNER_THREAD_ID "
+                    "WHERE m.OBJECT_TYPE = 'TABLE' AND m.LOCK_STATUS = 'GRANTED' "
+                    "AND m.OBJECT_SCHEMA = COALESCE(:s, DATABASE()) AND m.OBJECT_NAME = :n "
+                    "AND t.PROCESSLIST_ID <> CONNECTION_ID()"
+                ),
+                {"s": schema or None, "n": name},
+            )
+            holders += [
+                f"connection {r.id} (user {r.user} from {r.host}, {r.mode} on {table})"
+                for r in rows
+            ]
+        if holders:
+            return "; ".join(holders)
+        rows = conn.execute(
+            text(
+                "SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.COMMAND AS command, "
+                "TIMESTAMPDIFF(SECOND, x.trx_started, NOW()) AS seconds "
+                "FROM information_schema.INNODB_TRX x "
+                "JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id "
+                "WHERE p.ID <> CONNECTION_ID() ORDER BY x.trx_started LIMIT 3"
+            )
+        )
+        candidates = [
+            f"connection {r.id} (user {r.user} from {r.host}, {r.command}, in a transaction "
+            f"open for {r.seconds}s)"
+            for r in rows
+        ]
+        if not candidates:
+            return None
+        return "one of the open transactions: " + "; ".join(candidates)
 
     # json_member stays None: MariaDB's JSON_VALID and JSON_EXTRACT accept what json.loads
     # rejects (unknown escapes like "\x41", numbers like "2." and "1E", raw tabs in keys), keep

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,7 +25,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import Insert
 
-from metadb.db.dialect import Dialect, JsonMember, OnWait, client_label, register
+from metadb.db.dialect import (
+    SERVER_POOL_OPTIONS,
+    Dialect,
+    JsonMember,
+    OnWait,
+    client_label,
+    register,
+)
 from metadb.db.locking import poll_lock
 from metadb.db.urls import DatabaseURL
 
@@ -39,6 +46,14 @@ _SESSION_LOCK_CLASS = 0x6D646221  # "mdb!"
 # golang-migrate's salt; using its key derivation makes metadb and golang-migrate exclude
 # each other when both point at the same version table.
 _ADVISORY_LOCK_SALT = 1486364155
+
+
+def _guard_sql(verb: str, *, lock_timeout: float, statement_timeout: float) -> list[str]:
+    # Milliseconds, as PostgreSQL's own unit for both settings; 0 disables the bound.
+    return [
+        f"{verb} lock_timeout = {round(lock_timeout * 1000)}",
+        f"{verb} statement_timeout = {round(statement_timeout * 1000)}",
+    ]
 
 
 def advisory_lock_id(database: str, schema: str, table: str) -> int:
@@ -56,7 +71,7 @@ class PostgresqlDialect(Dialect):
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
         return {
-            "pool_pre_ping": True,
+            **SERVER_POOL_OPTIONS,
             "connect_args": {"connect_timeout": 10, "application_name": client_label()},
         }
 
@@ -158,6 +173,50 @@ class PostgresqlDialect(Dialect):
                     conn.rollback()
                 with conn.begin():
                     conn.execute(text("SELECT pg_advisory_unlock(:c, :k)"), key)
+
+    def guard_sql(
+        self, conn: Connection, *, lock_timeout: float, statement_timeout: float
+    ) -> list[str]:
+        return _guard_sql("SET", lock_timeout=lock_timeout, statement_timeout=statement_timeout)
+
+    def unguard_sql(self, conn: Connection) -> list[str]:
+        return ["RESET lock_timeout", "RESET statement_timeout"]
+
+    @contextmanager
+    def begin_guarded(
+        self, conn: Connection, *, lock_timeout: float, statement_timeout: float
+    ) -> Iterator[Any]:
+        # SET LOCAL ends with the transaction, whether it commits or rolls back.
+        with self.begin_write(conn) as transaction:
+            for sql in _guard_sql(
+                "SET LOCAL", lock_timeout=lock_timeout, statement_timeout=statement_timeout
+            ):
+                conn.exec_driver_sql(sql)
+            yield transaction
+
+    def lock_holders(self, conn: Connection, tables: Sequence[str]) -> str | None:
+        holders = []
+        for table in tables:
+            rows = conn.execute(
+                text(
+                    "SELECT a.pid, a.usename, a.application_name, a.state, l.mode, "
+                    "extract(epoch FROM now() - a.xact_start)::int AS seconds, "
+                    "left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120) AS query "
+                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'relation' AND l.granted "
+                    "AND l.relation = to_regclass(:t) AND a.pid <> pg_backend_pid() "
+                    "ORDER BY a.xact_start LIMIT 3"
+                ),
+                {"t": table},
+            )
+            for row in rows:
+                app = f" '{row.application_name}'" if row.application_name else ""
+                holders.append(
+                    f"server pid {row.pid} (user {row.usename}{app}, {row.mode} on {table}, "
+                    f"{row.state} in a transaction open for {row.seconds}s, last query: "
+                    f"{row.query!r})"
+                )
+        return "; ".join(holders) or None
 
     def json_member(self, document: ColumnElement[Any], key: str) -> JsonMember:
         # jsonb reads JSON as json.loads does (a repeated key keeps its last value). Text that is

@@ -51,6 +51,7 @@ class SqliteDialect(Dialect):
     sqlglot_name = "sqlite"
     #: How ml-metadata stores a PROTO property here: base64 text in a BLOB column.
     mlmd_proto_storage = "base64-text"
+    mlmd_int_bits = 64
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
         # sqlite3's timeout is the busy timeout: how long a writer waits for another writer.
@@ -132,6 +133,40 @@ class SqliteDialect(Dialect):
                 handle.truncate()
                 handle.flush()
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    @contextmanager
+    def guarded_session(
+        self, conn: Connection, *, lock_timeout: float, statement_timeout: float
+    ) -> Iterator[None]:
+        # SQLite's only lock wait is the busy timeout: how long a writer (BEGIN IMMEDIATE, or a
+        # write in autocommit) waits for another writer; a waiting writer queues nobody behind
+        # it. Set on the sqlite3 connection itself, because a statement through SQLAlchemy would
+        # begin a transaction. SQLite has no statement timeout: ``statement_timeout`` is unused.
+        if lock_timeout <= 0:  # 0 means "wait forever" elsewhere; keep the connect timeout
+            yield
+            return
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        before = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        raw.execute(f"PRAGMA busy_timeout = {round(lock_timeout * 1000)}")
+        try:
+            yield
+        finally:
+            if not conn.invalidated:
+                raw.execute(f"PRAGMA busy_timeout = {int(before)}")
+
+    @contextmanager
+    def begin_guarded(
+        self, conn: Connection, *, lock_timeout: float, statement_timeout: float
+    ) -> Iterator[Any]:
+        # The busy timeout must be in force before BEGIN IMMEDIATE, which is where SQLite waits.
+        with (
+            self.guarded_session(
+                conn, lock_timeout=lock_timeout, statement_timeout=statement_timeout
+            ),
+            self.begin_write(conn) as transaction,
+        ):
+            yield transaction
 
     def insert_ignoring_duplicates(self, table: Table) -> Insert:
         return sqlite_insert(table).on_conflict_do_nothing()

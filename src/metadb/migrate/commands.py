@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -26,10 +26,20 @@ from metadb.config import DEFAULT_DATABASE_URL, Settings
 from metadb.db.database import DEFAULT_LOCK_TIMEOUT, Database
 from metadb.db.urls import DatabaseURL
 from metadb.errors import BaselineError, ConfigError
+from metadb.migrate.guards import (
+    DEFAULT_LOCK_RETRIES,
+    DEFAULT_LOCK_RETRY_BACKOFF,
+    DEFAULT_STATEMENT_LOCK_TIMEOUT,
+    DEFAULT_STATEMENT_TIMEOUT,
+    StatementGuards,
+)
 from metadb.migrate.reporter import Reporter
 from metadb.migrate.runner import MigrationRunner, StepResult
 from metadb.migrate.source import DIALECT_DIRS, PYTHON_FILE, SQL_FILE, load_source
 from metadb.migrate.tables import HistoryRow, VersionState
+
+if TYPE_CHECKING:
+    from metadb.hints.settings import HintSettings
 from metadb.schema import MLMD_SCHEMA_VERSION, existing_schema_version
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,27 @@ class MigrateConfig:
     table: str | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     reporter: Reporter | None = None
+    #: Runtime guards on the migration's statements (see :mod:`metadb.migrate.guards`):
+    #: seconds a statement may wait for a table lock (0: forever) and run (0: no limit), and
+    #: retries after a lock timeout, the first after ``lock_retry_backoff`` seconds.
+    statement_lock_timeout: float = DEFAULT_STATEMENT_LOCK_TIMEOUT
+    statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
+    lock_retries: int = DEFAULT_LOCK_RETRIES
+    lock_retry_backoff: float = DEFAULT_LOCK_RETRY_BACKOFF
+
+    @property
+    def guards(self) -> StatementGuards:
+        """The runtime guards these settings describe.
+
+        Raises:
+            ConfigError: a negative timeout or retry count.
+        """
+        return StatementGuards(
+            lock_timeout=self.statement_lock_timeout,
+            statement_timeout=self.statement_timeout,
+            lock_retries=self.lock_retries,
+            retry_backoff=self.lock_retry_backoff,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> MigrateConfig:
@@ -57,6 +88,10 @@ class MigrateConfig:
             database_type=settings.database_type,
             table=settings.migrations_table,
             lock_timeout=settings.lock_timeout,
+            statement_lock_timeout=settings.statement_lock_timeout,
+            statement_timeout=settings.statement_timeout,
+            lock_retries=settings.lock_retries,
+            lock_retry_backoff=settings.lock_retry_backoff,
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -123,6 +158,8 @@ class Status:
 class PlannedStatement:
     line: int
     sql: str
+    #: The hints check's findings on this statement (metadb.hints.Finding).
+    hints: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -151,7 +188,9 @@ def _runner(config: MigrateConfig) -> Iterator[MigrationRunner]:
     source = load_source(config.source, db.url.dialect)
     table = config.table or db.url.migrations_table or "schema_migrations"
     try:
-        yield MigrationRunner(db, source, table=table, reporter=config.reporter)
+        yield MigrationRunner(
+            db, source, table=table, reporter=config.reporter, guards=config.guards
+        )
     except DBAPIError as exc:
         # Statements metadb issues itself (version and history tables) failing.
         raise db.translate_statement_error(exc, doing="reading or writing the version") from exc
@@ -197,16 +236,33 @@ def _state(runner: MigrationRunner) -> VersionState:
 
 
 def up(
-    config: MigrateConfig, steps: int | None = None, *, allow_changed: bool = False
+    config: MigrateConfig,
+    steps: int | None = None,
+    *,
+    allow_changed: bool = False,
+    hints: bool = True,
+    ignore_hints: Sequence[str] = (),
+    hint_settings: HintSettings | None = None,
 ) -> RunReport:
     """Apply all pending migrations, or the next ``steps``.
 
+    First the hints check (:mod:`metadb.hints`) looks at what would run; it refuses, running
+    nothing, when it finds errors whose rule is not in ``ignore_hints``. ``hints=False`` skips it.
+
     Raises:
+        HintsFailedError: the hints check found errors; nothing was run.
         DirtyDatabaseError, ChangedMigrationError, MissingMigrationError: needs attention first.
         MigrationFailedError: a statement failed (the message says what to do next).
         LockTimeoutError: another run held the lock past ``config.lock_timeout``.
+        TableLockTimeoutError: a statement waited for a table lock past
+            ``config.statement_lock_timeout`` on every attempt (clean on PostgreSQL and SQLite,
+            resumable on MySQL).
         SourceError, DatabaseUnreachableError, AuthenticationError: nothing was run.
     """
+    if hints:
+        from metadb.hints import refuse_on_errors  # metadb.hints imports this module
+
+        refuse_on_errors(config, steps=steps, ignore=ignore_hints, settings=hint_settings)
     with _runner(config) as runner:
         before = _state(runner)
         adopted = _adopt(runner, config)
@@ -341,8 +397,16 @@ def status(config: MigrateConfig) -> Status:
     )
 
 
-def plan(config: MigrateConfig, steps: int | None = None, *, allow_changed: bool = False) -> Plan:
-    """The SQL that :func:`up` would run, without running it or taking the lock.
+def plan(
+    config: MigrateConfig,
+    steps: int | None = None,
+    *,
+    allow_changed: bool = False,
+    hints: bool = True,
+    hint_settings: HintSettings | None = None,
+) -> Plan:
+    """The SQL that :func:`up` would run, without running it or taking the lock, each
+    statement with the findings of the hints check (unless ``hints`` is false).
 
     Raises:
         DirtyDatabaseError, ChangedMigrationError, MissingMigrationError: as :func:`up` would.
@@ -362,7 +426,14 @@ def plan(config: MigrateConfig, steps: int | None = None, *, allow_changed: bool
             planned.append(
                 PlannedStep(m.version, m.name, str(m.up.path), transactional, statements)
             )
-        return Plan(state.version, planned)
+    if hints and planned:
+        from metadb.hints import check_pending  # metadb.hints imports this module
+
+        report = check_pending(config, settings=hint_settings, target=planned[-1].version)
+        for step in planned:
+            for statement in step.statements:
+                statement.hints.extend(report.at(step.path, statement.line))
+    return Plan(state.version, planned)
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")

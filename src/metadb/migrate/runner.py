@@ -10,6 +10,11 @@ two ways:
   the version is first set dirty, then each statement runs on its own and its progress is
   recorded in the history row. A failure leaves the version dirty with the failed statement
   recorded, and :meth:`MigrationRunner.resume` continues from there once the cause is fixed.
+
+Every statement runs under the runtime guards of :mod:`metadb.migrate.guards`: a bounded wait
+for table locks (and optionally a bounded run time). A statement that gives up on a lock is
+retried with growing pauses: the whole step in a transaction (it was rolled back, nothing is
+half-done), or only the failed statement in a tracked step (the earlier ones committed).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -32,12 +38,12 @@ from metadb.errors import (
     ChangedMigrationError,
     DirtyDatabaseError,
     IrreversibleMigrationError,
-    LockTimeoutError,
     MigrationFailedError,
     MissingMigrationError,
     NothingToResumeError,
     VersionNotFoundError,
 )
+from metadb.migrate.guards import GuardedRun, StatementGuards
 from metadb.migrate.reporter import NullReporter, Reporter
 from metadb.migrate.source import Migration, MigrationFile, MigrationSource
 from metadb.migrate.tables import (
@@ -80,6 +86,15 @@ class _StatementFailed(Exception):
         self.cause = cause
 
 
+class _LockTimedOut(Exception):
+    """A statement (index) gave up waiting for a lock: worth retrying."""
+
+    def __init__(self, index: int, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.index = index
+        self.cause = cause
+
+
 class MigrationRunner:
     """Runs the migrations of one source against one database.
 
@@ -93,12 +108,15 @@ class MigrationRunner:
         *,
         table: str = "schema_migrations",
         reporter: Reporter | None = None,
+        guards: StatementGuards | None = None,
     ) -> None:
         self.db = db
         self.source = source
         self.versions = VersionTable(table)
         self.history = HistoryTable(f"{table}_history")
         self.reporter = reporter or NullReporter()
+        self.guards = guards or StatementGuards()
+        self.guarded = GuardedRun(db, self.guards)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -215,9 +233,13 @@ class MigrationRunner:
             timeout=self.db.lock_timeout,
             on_wait=self.reporter.lock_wait,
         ):
-            with self.db.connect() as conn, self.db.dialect.begin_write(conn):
-                self.versions.create(conn)
-                self.history.create(conn)
+            with self.db.connect() as conn:
+                # Checked first without the write lock, which SQLite would queue for.
+                missing = not (self.versions.exists(conn) and self.history.exists(conn))
+            if missing:
+                with self.db.connect() as conn, self.db.dialect.begin_write(conn):
+                    self.versions.create(conn)
+                    self.history.create(conn)
             yield
 
     def check_applied(self, *, allow_changed: bool) -> VersionState:
@@ -325,12 +347,48 @@ class MigrationRunner:
         started, clock = utcnow(), time.monotonic()
         total = file.statement_count
         self.reporter.step_started(file, total)
+        timeouts = 0
+        while True:
+            try:
+                if not self._try_in_transaction(file, target, expected, started, clock, timeouts):
+                    return None  # moved by a tool outside metadb's lock: walk again
+                break
+            except _LockTimedOut as timed_out:
+                timeouts += 1
+                if timeouts < self.guards.attempts:
+                    self.guarded.wait_to_retry(file, timed_out.index, timeouts)
+                    continue
+                error = self.db.server_error(timed_out.cause)
+                self._record_rolled_back(file, target, started, clock, timed_out, error, timeouts)
+                raise self.guarded.failure(
+                    file, timed_out.index, error, dirty=False, now=expected.version
+                ) from timed_out.cause
+            except _StatementFailed as failed:
+                error = self.db.server_error(failed.cause)
+                self._record_rolled_back(file, target, started, clock, failed, error, timeouts)
+                log.error("%s statement %d failed: %s", file.path, failed.index + 1, error)
+                raise self._failure(file, failed, error, dirty=False, now=expected.version) from (
+                    failed.cause
+                )
+        return self._result(file, target, total, clock, transactional=True)
+
+    def _try_in_transaction(
+        self,
+        file: MigrationFile,
+        target: int | None,
+        expected: VersionState,
+        started: datetime,
+        clock: float,
+        timeouts: int,
+    ) -> bool:
+        """One attempt at a step in a transaction; False when the version moved meanwhile."""
+        total = file.statement_count
         with self.db.connect() as conn:
             try:
-                with self.db.dialect.begin_write(conn):
+                with self.db.dialect.begin_guarded(conn, **self.guarded.options):
                     # Re-read under the write lock: the version may have moved since it was read.
                     if self.versions.read(conn) != expected:
-                        return None  # moved by a tool outside metadb's lock: walk again
+                        return False
                     for index in range(total):
                         self._execute(conn, file, index)
                         self.reporter.statement_done(file, index + 1, total)
@@ -345,26 +403,48 @@ class MigrationRunner:
                         statements_done=total,
                         statements_total=total,
                         done_checksum=self._prefix(file, total),
+                        note=self.guarded.note(timeouts),
                     )
-            except _StatementFailed as failed:
-                error = self.db.server_error(failed.cause)
-                with self.db.connect() as book, self.db.dialect.begin_write(book):
-                    self.history.record(
-                        book,
-                        **self._row_values(file, file.direction, target),
-                        status=HistoryTable.ROLLED_BACK,
-                        started_at=started,
-                        finished_at=utcnow(),
-                        duration_ms=int((time.monotonic() - clock) * 1000),
-                        statements_done=0,
-                        statements_total=total,
-                        error=f"statement {failed.index + 1}: {error}",
-                    )
-                log.error("%s statement %d failed: %s", file.path, failed.index + 1, error)
-                raise self._failure(file, failed, error, dirty=False, now=expected.version) from (
-                    failed.cause
+            except DBAPIError as exc:
+                # SQLite waits for the write lock at BEGIN IMMEDIATE, before any statement.
+                if self.db.dialect.is_lock_timeout(exc.orig or exc):
+                    raise _LockTimedOut(0, exc) from exc
+                raise
+        return True
+
+    def _record_rolled_back(
+        self,
+        file: MigrationFile,
+        target: int | None,
+        started: datetime,
+        clock: float,
+        failed: _StatementFailed | _LockTimedOut,
+        error: str,
+        timeouts: int,
+    ) -> None:
+        try:
+            with (
+                self.db.connect() as book,
+                self.db.dialect.begin_guarded(book, **self.guarded.options),
+            ):
+                self.history.record(
+                    book,
+                    **self._row_values(file, file.direction, target),
+                    status=HistoryTable.ROLLED_BACK,
+                    started_at=started,
+                    finished_at=utcnow(),
+                    duration_ms=int((time.monotonic() - clock) * 1000),
+                    statements_done=0,
+                    statements_total=file.statement_count,
+                    error=f"statement {failed.index + 1}: {error}",
+                    note=self.guarded.note(timeouts),
                 )
-        return self._result(file, target, total, clock, transactional=True)
+        except DBAPIError as exc:
+            # After a lock timeout on SQLite the holder still has the write lock the record
+            # needs: say so rather than hide the migration's own error behind this one.
+            if not self.db.dialect.is_lock_timeout(exc.orig or exc):
+                raise
+            log.warning("could not record the failed attempt in the history: %s", exc.orig)
 
     def _apply_tracked(
         self, file: MigrationFile, target: int | None, *, start_at: int, resumed: int | None
@@ -373,7 +453,11 @@ class MigrationRunner:
         total = file.statement_count
         self.reporter.step_started(file, total)
         done_texts = [file.statement_at(i)[0] for i in range(start_at)]
-        with self.db.connect() as book, self.db.connect(autocommit=True) as run:
+        with (
+            self.db.connect() as book,
+            self.db.connect(autocommit=True) as run,
+            self.db.dialect.guarded_session(run, **self.guarded.options),
+        ):
             with book.begin():
                 row = self.history.record(
                     book,
@@ -386,31 +470,65 @@ class MigrationRunner:
                     resumed_from=resumed,
                 )
                 self.versions.write(book, target, dirty=True)
+            timeouts = 0
             try:
                 for index in range(start_at, total):
-                    if file.python:
-                        with self.db.connect() as py, py.begin():
-                            self._execute(py, file, index)
-                    else:
-                        self._execute(run, file, index)
+                    timeouts += self._execute_retrying(run, file, index)
                     done_texts.append(file.statement_at(index)[0])
                     with book.begin():
                         self.history.progress(
                             book, row, done=index + 1, done_checksum=prefix_checksum(done_texts)
                         )
                     self.reporter.statement_done(file, index + 1, total)
-            except _StatementFailed as failed:
+            except (_StatementFailed, _LockTimedOut) as failed:
                 error = self.db.server_error(failed.cause)
+                timed_out = isinstance(failed, _LockTimedOut)
+                note = self.guarded.note(timeouts + (self.guards.attempts if timed_out else 0))
                 with book.begin():
                     self.history.finish(
-                        book, row, status=HistoryTable.FAILED, started_at=started, error=error
+                        book,
+                        row,
+                        status=HistoryTable.FAILED,
+                        started_at=started,
+                        error=error,
+                        note=note,
                     )
+                if isinstance(failed, _LockTimedOut):
+                    raise self.guarded.failure(
+                        file, failed.index, error, dirty=True, now=target
+                    ) from failed.cause
                 log.error("%s statement %d failed: %s", file.path, failed.index + 1, error)
                 raise self._failure(file, failed, error, dirty=True, now=target) from failed.cause
             with book.begin():
                 self.versions.write(book, target, dirty=False)
-                self.history.finish(book, row, status=HistoryTable.SUCCEEDED, started_at=started)
+                self.history.finish(
+                    book,
+                    row,
+                    status=HistoryTable.SUCCEEDED,
+                    started_at=started,
+                    note=self.guarded.note(timeouts),
+                )
         return self._result(file, target, total, clock, transactional=False, resumed_at=start_at)
+
+    def _execute_retrying(self, run: Connection, file: MigrationFile, index: int) -> int:
+        """Run statement ``index`` of a tracked step, retrying it after lock timeouts; returns
+        how many lock timeouts it met. Raises _LockTimedOut once the attempts are used up."""
+        for attempt in range(1, self.guards.attempts + 1):
+            try:
+                if file.python:
+                    with (
+                        self.db.connect() as py,
+                        self.db.dialect.begin_guarded(py, **self.guarded.options),
+                    ):
+                        self._execute(py, file, index)
+                else:
+                    self._execute(run, file, index)
+                return attempt - 1
+            except _LockTimedOut as timed_out:
+                if attempt == self.guards.attempts:
+                    raise
+                self.guarded.wait_to_retry(file, timed_out.index, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _execute(self, conn: Connection, file: MigrationFile, index: int) -> None:
         try:
@@ -423,11 +541,7 @@ class MigrationRunner:
             if exc.connection_invalidated:
                 raise self.db.translate_connect_error(exc) from exc
             if self.db.dialect.is_lock_timeout(exc.orig or exc):
-                raise LockTimeoutError(
-                    what=f"table lock for {file.path.name} statement {index + 1}",
-                    timeout=self.db.lock_timeout,
-                    holder=None,
-                ) from exc
+                raise _LockTimedOut(index, exc) from exc
             raise _StatementFailed(index, exc) from exc
         except Exception as exc:
             if not file.python:

@@ -198,6 +198,7 @@ class HistoryTable:
         status: str,
         started_at: datetime,
         error: str | None = None,
+        note: str | None = None,
     ) -> None:
         finished = utcnow()
         conn.execute(
@@ -208,6 +209,7 @@ class HistoryTable:
                 finished_at=finished,
                 duration_ms=int((finished - started_at).total_seconds() * 1000),
                 error=None if error is None else error[:_ERROR_LIMIT],
+                note=note,
             )
         )
 
