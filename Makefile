@@ -22,9 +22,9 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# metadb serve migrates on start, then serves http://127.0.0.1:8080 (SERVE_ARGS="--port 9000").
 serve: $(VENV)/.installed
-	$(BIN)/metadb migrate up $(DATABASE_FLAG)
-	$(BIN)/metadb migrate status $(DATABASE_FLAG)
+	$(BIN)/metadb serve $(DATABASE_FLAG) $(SERVE_ARGS)
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

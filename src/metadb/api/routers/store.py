@@ -1,7 +1,19 @@
-"""The MLMD store's resources under ``/api/v1``. (Being written: see issue 5.)"""
+"""The MLMD store's resources under ``/api/v1``: the one router ``metadb.api.app`` includes.
+
+The routes live in three modules, by what they serve: :mod:`.store_types` (types),
+:mod:`.store_nodes` (artifacts, executions, contexts) and :mod:`.store_links` (events,
+context membership, parent contexts, lineage). Handlers are plain ``def`` functions (FastAPI
+runs them in its thread pool) that call :class:`~metadb.store.MetadataStore` once each; the
+store's typed errors become JSON errors in :mod:`metadb.api.errors`. docs/api.md lists them.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-router = APIRouter(prefix="/api/v1", tags=["store"])
+from metadb.api.routers import store_links, store_nodes, store_types
+
+router = APIRouter(prefix="/api/v1")
+router.include_router(store_types.router)
+router.include_router(store_nodes.router)
+router.include_router(store_links.router)

@@ -1,0 +1,6 @@
+"""The REST API's request and response models (pydantic), one module per resource family.
+
+The models are the wire format, shared by the server (``metadb.api.routers``) and the typed
+client (``metadb.client``): each converts to and from the library's dataclasses with
+``from_entity`` / ``to_entity``, so both sides read and write JSON the same way.
+"""

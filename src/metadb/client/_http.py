@@ -1,0 +1,148 @@
+"""The client's one seam: HTTP calls to a metadb server, and its errors back into metadb's.
+
+An error response's JSON ``code`` becomes the class the embedded store raises:
+
+=======================  ==========================================================
+``code`` (status)        raised
+=======================  ==========================================================
+not_found (404)          :class:`~metadb.errors.NotFoundError`
+already_exists (409)     :class:`~metadb.errors.AlreadyExistsError`
+invalid_argument (400)   :class:`~metadb.errors.InvalidArgumentError`
+failed_precondition      :class:`~metadb.errors.FailedPreconditionError`
+config (400)             :class:`~metadb.errors.ConfigError`
+unreachable,             :class:`~metadb.errors.DatabaseUnreachableError`: the *server's*
+authentication (503)     database is down (the message is the server's)
+unauthenticated (401)    :class:`~metadb.errors.TokenRejectedError`
+anything else            :class:`~metadb.errors.ServerResponseError` (status, code, message)
+=======================  ==========================================================
+
+No answer at all (connection refused, timeout, a broken connection) is
+:class:`~metadb.errors.ServerUnreachableError`, a DatabaseUnreachableError, so that a program
+catches the same class for an embedded and a remote store. httpx's errors never leave here.
+The bearer token is sent in a header and kept out of reprs, messages and logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from metadb.errors import (
+    AlreadyExistsError,
+    AuthenticationError,
+    ConfigError,
+    DatabaseUnreachableError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    MetadbError,
+    NotFoundError,
+    ServerResponseError,
+    ServerUnreachableError,
+    TokenRejectedError,
+)
+
+DEFAULT_TIMEOUT = 30.0
+
+#: Errors whose constructor takes just the message.
+_PLAIN: dict[str, type[MetadbError]] = {
+    "not_found": NotFoundError,
+    "already_exists": AlreadyExistsError,
+    "invalid_argument": InvalidArgumentError,
+    "failed_precondition": FailedPreconditionError,
+    "config": ConfigError,
+}
+#: Errors whose constructor takes facts the server kept to itself: the server's message is used.
+_SERVER_SIDE: dict[str, type[MetadbError]] = {
+    "unreachable": DatabaseUnreachableError,
+    "authentication": AuthenticationError,
+}
+
+
+class HttpTransport:
+    """Sends requests to one metadb server and returns the decoded JSON of its answers.
+
+    ``http`` is an ``httpx.Client`` of the caller's (proxies, certificates, a test transport);
+    it is left open by :meth:`close`. Without it one is made, and closed by :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._owned = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """The decoded JSON answer to ``method path``.
+
+        Raises:
+            ServerUnreachableError: no answer.
+            NotFoundError, AlreadyExistsError, InvalidArgumentError, FailedPreconditionError,
+            ConfigError, DatabaseUnreachableError, AuthenticationError, TokenRejectedError,
+            ServerResponseError: as the table in this module says.
+        """
+        url = self.base_url + path
+        if params:
+            params = {k: _param(v) for k, v in params.items() if v is not None}
+        try:
+            response = self._http.request(
+                method, url, params=params, json=json, headers=self._headers
+            )
+        except httpx.TransportError as exc:
+            raise ServerUnreachableError(self.base_url, _describe(exc)) from exc
+        if response.is_success:
+            return response.json()
+        raise self._error(response)
+
+    def _error(self, response: httpx.Response) -> MetadbError:
+        try:
+            body = response.json()
+            code, message = str(body["code"]), str(body["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = "http_error", response.text[:300] or response.reason_phrase
+        if response.status_code == 401:
+            return TokenRejectedError(self.base_url, message)
+        if code in _PLAIN:
+            return _PLAIN[code](message)
+        if code in _SERVER_SIDE:
+            error = _SERVER_SIDE[code].__new__(_SERVER_SIDE[code])
+            MetadbError.__init__(error, message)
+            return error
+        return ServerResponseError(
+            url=self.base_url, status=response.status_code, code=code, message=message
+        )
+
+    def close(self) -> None:
+        if self._owned:
+            self._http.close()
+
+    def __repr__(self) -> str:
+        return f"HttpTransport({self.base_url!r})"
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return [_param(v) for v in value]
+    return value
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    kind = type(exc).__name__
+    detail = str(exc)
+    return f"{kind}: {detail}" if detail else kind
