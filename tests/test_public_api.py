@@ -17,6 +17,12 @@ PUBLIC = {
         "UnsupportedDatabaseError", "VersionNotFoundError", "__version__", "connect",
         "parse_database_url",
     },
+    "metadb.api": {"ServeSettings", "create_app"},
+    "metadb.client": {"Client"},
+    "metadb.hints": {
+        "Finding", "HintReport", "HintSettings", "RULES", "Rule", "TIMED_OUT", "check_pending",
+        "refuse_on_errors", "rule_ids",
+    },
     "metadb.migrate": {
         "HistoryRow", "MigrateConfig", "Migration", "MigrationFile", "MigrationRunner",
         "MigrationSource", "MigrationStatus", "Plan", "PlannedStatement", "PlannedStep",
@@ -29,6 +35,12 @@ PUBLIC = {
         "BatchSizing", "RetryPolicy", "RunReport", "SYSTEM_BACKFILLS", "UnknownBackfillError",
         "Verification", "backfill_status", "key_range", "keyset_range", "list_backfills",
         "run_backfills", "start_pending_backfills_in_background", "verify_backfills",
+    },
+    "metadb.operator": {
+        "Credential", "DatabaseMigration", "FileSecretSink", "InitReport",
+        "KubernetesSecretSink", "LocalOperator", "ManagedDatabase", "OperatorMetrics",
+        "ReconcileContext", "ReconcileResult", "RevokeOutcome", "SecretSink",
+        "VersionCredentials", "crds", "credentials_for", "init_database", "reconcile",
     },
     "metadb.runs": {
         "MAX_PAGE_SIZE", "STATES", "TERMINAL_STATES", "Run", "RunPage", "RunStore", "Task",

@@ -58,17 +58,21 @@ def test_a_run_is_created_annotated_measured_searched_and_deleted(
     assert gone["error"]["code"] == "not_found"
 
 
-def test_errors_exit_non_zero_with_a_message_naming_the_problem(database_url: str):
+def test_bad_arguments_exit_2_with_a_message_naming_the_problem(database_url: str):
     db = ("--database", database_url)
     run_json("migrate", "up", *db)
 
     bad_filter = run("runs", "search", '{"and": [{"value_in": {"key": "k", "values": []}}]}', *db)
-    reserved = run_json("runs", "create", "r", "-a", "system/x=1", *db, expect=1)
+    bad_sort = run_json("runs", "search", "--sort", "metric: desc", *db, expect=2)
+    reserved = run_json("runs", "create", "r", "-a", "system/x=1", *db, expect=2)
+    missing = run_json("runs", "get", "999", *db, expect=1)  # not a usage error
 
-    assert bad_filter.returncode == 1
+    assert bad_filter.returncode == 2  # a usage error, like any other bad argument
     assert "filter.and[0].value_in.values" in error_line(bad_filter.stderr)
+    assert bad_sort["error"]["code"] == "invalid_argument"
     assert reserved["error"]["code"] == "invalid_argument"
     assert "reserved" in reserved["error"]["message"]
+    assert missing["error"]["code"] == "not_found"
 
 
 def test_commands_refuse_a_database_that_is_not_migrated(database_url: str):

@@ -347,3 +347,42 @@ def test_connect_without_migrating_needs_a_current_schema(database_url: str):
     metadb.connect(database_url).close()
     with metadb.connect(database_url, migrate=False) as store:
         assert store.get_artifact_types() == []
+
+
+def test_ids_past_the_int_columns_are_misses_not_errors(store: MetadataStore) -> None:
+    huge = 2**40
+    assert store.get_artifacts_by_id([huge]) == []
+    assert store.get_artifact_types_by_id([huge]) == []
+    assert store.get_events_by_execution_ids([huge]) == []
+    assert store.get_artifacts(ListOptions(filter_query=f"id = {huge}")) == []
+    assert store.get_artifacts_by_context(huge) == []
+
+
+def test_an_int_property_must_fit_the_int_value_column(store: MetadataStore, backend: str) -> None:
+    type_id = store.put_artifact_type(
+        ArtifactType(name="Dataset", properties={"day": PropertyType.INT})
+    )
+    big = Artifact(type_id=type_id, properties={"day": 2**40})
+    if backend == "sqlite":  # a 64-bit INTEGER column, as ml-metadata made it
+        [artifact_id] = store.put_artifacts([big])
+        assert store.get_artifacts_by_id([artifact_id])[0].properties["day"] == 2**40
+    else:
+        with pytest.raises(InvalidArgumentError, match="32-bit int_value"):
+            store.put_artifacts([big])
+        assert store.get_artifacts() == []
+    [edge_id] = store.put_artifacts([Artifact(type_id=type_id, properties={"day": 2**31 - 1})])
+    assert store.get_artifacts_by_id([edge_id])[0].properties["day"] == 2**31 - 1
+
+
+def test_put_lineage_subgraph_refuses_edges_outside_its_nodes(store: MetadataStore) -> None:
+    a_type = store.put_artifact_type(ArtifactType(name="Dataset"))
+    e_type = store.put_execution_type(ExecutionType(name="Trainer"))
+    for bad in (1, -1):
+        with pytest.raises(InvalidArgumentError, match="artifact index"):
+            store.put_lineage_subgraph(
+                [Execution(type_id=e_type)],
+                [Artifact(type_id=a_type)],
+                [],
+                [(0, bad, Event(None, None, EventType.OUTPUT))],
+            )
+    assert store.get_artifacts() == [] and store.get_executions() == []

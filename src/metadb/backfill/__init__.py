@@ -19,7 +19,6 @@ from metadb.backfill.commands import (
     verify_backfills,
 )
 from metadb.backfill.definition import Backfill, Batch, key_range, keyset_range
-from metadb.backfill.errors import BackfillFailedError, UnknownBackfillError
 from metadb.backfill.runner import (
     BackfillReporter,
     BackfillResult,
@@ -30,6 +29,7 @@ from metadb.backfill.runner import (
 )
 from metadb.backfill.state import BackfillState
 from metadb.backfill.system_annotations import SYSTEM_BACKFILLS
+from metadb.errors import BackfillFailedError, UnknownBackfillError
 
 __all__ = [
     "SYSTEM_BACKFILLS",

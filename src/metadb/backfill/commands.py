@@ -28,7 +28,6 @@ from sqlalchemy.exc import DBAPIError
 
 from metadb.backfill import state
 from metadb.backfill.definition import Backfill
-from metadb.backfill.errors import BackfillFailedError, UnknownBackfillError
 from metadb.backfill.runner import (
     BackfillReporter,
     BackfillResult,
@@ -40,7 +39,7 @@ from metadb.backfill.state import BackfillState
 from metadb.backfill.system_annotations import SYSTEM_BACKFILLS
 from metadb.db.database import Database
 from metadb.db.urls import DatabaseURL
-from metadb.errors import StatementError
+from metadb.errors import BackfillFailedError, StatementError, UnknownBackfillError
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,6 @@ from rich.table import Table
 from rich.text import Text
 
 from metadb import backfill
-from metadb.backfill.errors import BackfillFailedError
 from metadb.backfill.runner import BackfillResult
 from metadb.cli.exitcodes import FAILED, NEEDS_ATTENTION
 from metadb.cli.options import Database as DatabaseOption
@@ -34,6 +33,7 @@ from metadb.cli.options import DatabaseType, Json
 from metadb.cli.output import Output, stderr, stdout
 from metadb.config import load_settings
 from metadb.db.database import Database
+from metadb.errors import BackfillFailedError
 
 app = typer.Typer(
     help="Resumable data migrations in batches (metadb's own: the system annotations of runs).",

@@ -66,7 +66,7 @@ class MetadataStore:
         self._db = db
         self._session = StoreSession(db)
         self._tables = mlmd_tables(db.url.dialect, db.url.text_mode(mysql_text))
-        codec = ValueCodec(db.dialect.mlmd_proto_storage)
+        codec = ValueCodec(db.dialect.mlmd_proto_storage, int_bits=db.dialect.mlmd_int_bits)
         self._types = TypeStore(self._tables)
         self._nodes = {
             kind: NodeStore(kind, self._tables, self._types, codec)
@@ -526,6 +526,16 @@ class MetadataStore:
         reuse_context: bool,
         reuse_artifact: bool,
     ) -> tuple[list[int], list[int], list[int]]:
+        for number, (execution_index, artifact_index, _) in enumerate(edges):
+            for index, nodes, kind in (
+                (execution_index, executions, "execution"),
+                (artifact_index, artifacts, "artifact"),
+            ):
+                if index is not None and not 0 <= index < len(nodes):
+                    raise InvalidArgumentError(
+                        f"event edge {number}: {kind} index {index} is outside the "
+                        f"{len(nodes)} {kind}s of the subgraph; nothing was written"
+                    )
         context_ids = self._put_reusing(conn, "context", contexts, reuse_context, by="name")
         artifact_ids = self._put_reusing(
             conn, "artifact", artifacts, reuse_artifact, by="external_id"

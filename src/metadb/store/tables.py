@@ -34,6 +34,12 @@ from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
 from metadb.db.dialect import TextCodec, dialect_for
 
+#: Ids and references to ids. The columns are INT on PostgreSQL and MySQL, but values are bound
+#: as BIGINT: SQLAlchemy's psycopg dialect casts each bound value to its column's type, and an
+#: id past 2**31 - 1 (``get_artifacts_by_id([2**40])``) must be a miss, not "integer out of
+#: range". PostgreSQL's btree integer operator family compares INT with BIGINT on the index.
+IdType = BigInteger
+
 
 class MlmdText(TypeDecorator[str]):
     """A VARCHAR or TEXT column whose values are converted by a :class:`TextCodec`."""
@@ -102,7 +108,7 @@ def _property_table(metadata: MetaData, name: str, owner: str, text: _TextTypes)
     return Table(
         name,
         metadata,
-        Column(owner, Integer, primary_key=True),
+        Column(owner, IdType, primary_key=True),
         Column("name", text.varchar(255), primary_key=True),
         Column("is_custom_property", Boolean, primary_key=True),
         Column("int_value", BigInteger),
@@ -145,7 +151,7 @@ def _build(dialect: str, codec: TextCodec | None) -> MlmdTables:
     type_ = Table(
         n("Type"),
         md,
-        Column("id", Integer, primary_key=True),
+        Column("id", IdType, primary_key=True),
         Column("name", text.varchar(255), nullable=False),
         Column("version", text.varchar(255)),
         Column("type_kind", SmallInteger, nullable=False),
@@ -157,21 +163,21 @@ def _build(dialect: str, codec: TextCodec | None) -> MlmdTables:
     type_property = Table(
         n("TypeProperty"),
         md,
-        Column("type_id", Integer, primary_key=True),
+        Column("type_id", IdType, primary_key=True),
         Column("name", text.varchar(255), primary_key=True),
         Column("data_type", Integer),
     )
     parent_type = Table(
         n("ParentType"),
         md,
-        Column("type_id", Integer, primary_key=True),
-        Column("parent_type_id", Integer, primary_key=True),
+        Column("type_id", IdType, primary_key=True),
+        Column("parent_type_id", IdType, primary_key=True),
     )
     artifact = Table(
         n("Artifact"),
         md,
-        Column("id", Integer, primary_key=True),
-        Column("type_id", Integer, nullable=False),
+        Column("id", IdType, primary_key=True),
+        Column("type_id", IdType, nullable=False),
         Column("uri", text.text()),
         Column("state", Integer),
         Column("name", text.varchar(255)),
@@ -181,8 +187,8 @@ def _build(dialect: str, codec: TextCodec | None) -> MlmdTables:
     execution = Table(
         n("Execution"),
         md,
-        Column("id", Integer, primary_key=True),
-        Column("type_id", Integer, nullable=False),
+        Column("id", IdType, primary_key=True),
+        Column("type_id", IdType, nullable=False),
         Column("last_known_state", Integer),
         Column("name", text.varchar(255)),
         Column("external_id", text.varchar(255)),
@@ -191,8 +197,8 @@ def _build(dialect: str, codec: TextCodec | None) -> MlmdTables:
     context = Table(
         n("Context"),
         md,
-        Column("id", Integer, primary_key=True),
-        Column("type_id", Integer, nullable=False),
+        Column("id", IdType, primary_key=True),
+        Column("type_id", IdType, nullable=False),
         Column("name", text.varchar(255), nullable=False),
         Column("external_id", text.varchar(255)),
         *_times(),
@@ -200,16 +206,16 @@ def _build(dialect: str, codec: TextCodec | None) -> MlmdTables:
     event = Table(
         n("Event"),
         md,
-        Column("id", Integer, primary_key=True),
-        Column("artifact_id", Integer, nullable=False),
-        Column("execution_id", Integer, nullable=False),
+        Column("id", IdType, primary_key=True),
+        Column("artifact_id", IdType, nullable=False),
+        Column("execution_id", IdType, nullable=False),
         Column("type", Integer, nullable=False),
         Column("milliseconds_since_epoch", BigInteger),
     )
     event_path = Table(
         n("EventPath"),
         md,
-        Column("event_id", Integer, nullable=False),
+        Column("event_id", IdType, nullable=False),
         Column("is_index_step", Boolean, nullable=False),
         Column("step_index", Integer),
         Column("step_key", text.text()),
@@ -217,22 +223,22 @@ def _build(dialect: str, codec: TextCodec | None) -> MlmdTables:
     attribution = Table(
         n("Attribution"),
         md,
-        Column("id", Integer, primary_key=True),
-        Column("context_id", Integer, nullable=False),
-        Column("artifact_id", Integer, nullable=False),
+        Column("id", IdType, primary_key=True),
+        Column("context_id", IdType, nullable=False),
+        Column("artifact_id", IdType, nullable=False),
     )
     association = Table(
         n("Association"),
         md,
-        Column("id", Integer, primary_key=True),
-        Column("context_id", Integer, nullable=False),
-        Column("execution_id", Integer, nullable=False),
+        Column("id", IdType, primary_key=True),
+        Column("context_id", IdType, nullable=False),
+        Column("execution_id", IdType, nullable=False),
     )
     parent_context = Table(
         n("ParentContext"),
         md,
-        Column("context_id", Integer, primary_key=True),
-        Column("parent_context_id", Integer, primary_key=True),
+        Column("context_id", IdType, primary_key=True),
+        Column("parent_context_id", IdType, primary_key=True),
     )
     mlmd_env = Table(n("MLMDEnv"), md, Column("schema_version", Integer, primary_key=True))
 

@@ -48,8 +48,10 @@ def infer_type(value: PropertyValue) -> PropertyType:
 class ValueCodec:
     """Encodes and decodes property values for one dialect's proto storage."""
 
-    def __init__(self, proto_storage: str) -> None:
+    def __init__(self, proto_storage: str, *, int_bits: int = 64) -> None:
         self.proto_storage = proto_storage
+        self.int_bits = int_bits
+        self.int_max = 2 ** (int_bits - 1) - 1
 
     def encode(self, name: str, value: PropertyValue, declared: PropertyType | None) -> ValueRow:
         """The value columns of a property row, in :data:`VALUE_COLUMNS` order.
@@ -61,6 +63,12 @@ class ValueCodec:
         try:
             if kind == PropertyType.INT:
                 _expect(name, value, kind, int)
+                if not -self.int_max - 1 <= value <= self.int_max:
+                    raise InvalidArgumentError(
+                        f"property {name!r}: {value} does not fit ml-metadata's "
+                        f"{self.int_bits}-bit int_value column on this database "
+                        f"({-self.int_max - 1}..{self.int_max}); store it as a DOUBLE or STRING"
+                    )
                 return (int(value), None, None, None, None)
             if kind == PropertyType.DOUBLE:
                 _expect(name, value, kind, (int, float))
