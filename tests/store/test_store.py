@@ -386,3 +386,29 @@ def test_put_lineage_subgraph_refuses_edges_outside_its_nodes(store: MetadataSto
                 [(0, bad, Event(None, None, EventType.OUTPUT))],
             )
     assert store.get_artifacts() == [] and store.get_executions() == []
+
+
+def test_concurrent_writers_get_distinct_ids_for_every_node(database_url: str) -> None:
+    import threading
+
+    with metadb.connect(database_url) as first:
+        type_id = first.put_artifact_type(ArtifactType(name="Dataset"))
+    ids: list[list[int]] = [[], []]
+
+    def writer(slot: int) -> None:
+        with metadb.connect(database_url, migrate=False) as store:
+            for batch in range(10):
+                ids[slot] += store.put_artifacts(
+                    [Artifact(type_id=type_id, uri=f"/w{slot}/{batch}/{i}") for i in range(20)]
+                )
+
+    threads = [threading.Thread(target=writer, args=(slot,)) for slot in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with metadb.connect(database_url, migrate=False) as store:
+        stored = {a.id: a.uri for a in store.get_artifacts()}
+    assert len(set(ids[0]) | set(ids[1])) == 400
+    assert sorted(stored) == sorted(ids[0] + ids[1])
+    assert all(stored[i].startswith("/w0/") for i in ids[0])

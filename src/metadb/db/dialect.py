@@ -214,6 +214,12 @@ class Dialect(ABC):
         """Whether a driver error means a lock wait gave up."""
         return False
 
+    def reserve_ids(self, conn: Connection, table: Table, count: int) -> int | None:
+        """The first of ``count`` consecutive new ids of ``table`` that the caller may insert
+        explicitly in this write transaction, or None where the database hands out ids itself
+        (then rows are inserted with RETURNING, or one by one reading lastrowid)."""
+        return None
+
     @abstractmethod
     def insert_ignoring_duplicates(self, table: Table) -> Insert:
         """An INSERT that skips rows violating a unique key instead of failing."""

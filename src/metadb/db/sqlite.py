@@ -83,6 +83,21 @@ class SqliteDialect(Dialect):
         finally:
             conn.execution_options(**{WRITE_OPTION: False})
 
+    def reserve_ids(self, conn: Connection, table: Table, count: int) -> int | None:
+        # SQLAlchemy cannot batch INSERT ... RETURNING here with the rows' order kept (SQLite
+        # does not promise RETURNING's order), so it sends one statement per row. A metadata
+        # store write holds SQLite's write lock from BEGIN IMMEDIATE, so no other writer can
+        # take ids between this read and the insert; AUTOINCREMENT's next id is past both the
+        # largest id ever handed out (sqlite_sequence) and the largest present. Were the lock
+        # not held, the insert would fail on the primary key, never reuse an id.
+        quoted = conn.dialect.identifier_preparer.quote(table.name)
+        last = conn.exec_driver_sql(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+            f"COALESCE((SELECT MAX(id) FROM {quoted}), 0))",
+            (table.name,),
+        ).scalar_one()
+        return int(last) + 1
+
     @contextmanager
     def migration_lock(
         self,

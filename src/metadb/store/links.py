@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy import Connection, Table, select
 
 from metadb.db.dialect import Dialect
 from metadb.errors import AlreadyExistsError, InvalidArgumentError
@@ -41,11 +41,14 @@ class LinkStore:
         if len(keys) < len(events):
             raise AlreadyExistsError("the same event (artifact, execution, type) is given twice")
         ev = self.t.event.c
-        existing = conn.execute(
+        # Two plain INs and a check here bind a third of the parameters of a tuple IN.
+        candidates = conn.execute(
             select(ev.artifact_id, ev.execution_id, ev.type).where(
-                tuple_(ev.artifact_id, ev.execution_id, ev.type).in_(sorted(keys))
+                ev.execution_id.in_(sorted({key[1] for key in keys})),
+                ev.artifact_id.in_(sorted({key[0] for key in keys})),
             )
-        ).first()
+        )
+        existing = next((row for row in candidates if tuple(row) in keys), None)
         if existing is not None:
             raise AlreadyExistsError(
                 f"event exists: artifact {existing[0]}, execution {existing[1]}, "

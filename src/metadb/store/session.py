@@ -7,6 +7,7 @@ that the message can name the node; the translation here catches races between w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, Insert, Table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from metadb.db.database import Database
+from metadb.db.dialect import dialect_for
 from metadb.errors import AlreadyExistsError, MetadbError
 from metadb.store.tables import MlmdText
 
@@ -108,9 +110,23 @@ def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, An
     """Insert ``rows`` and return their new ids, in order, in as few round trips as possible."""
     if not rows:
         return []
+    columns = tuple(rows[0])
+    if all(tuple(row) == columns for row in rows):
+        first = dialect_for(conn.dialect.name).reserve_ids(conn, table, len(rows))
+        if first is not None:
+            ids = list(range(first, first + len(rows)))
+            values = [(i, *row.values()) for i, row in zip(ids, rows, strict=True)]
+            insert_rows(conn, _plain_insert(table), ("id", *columns), values)
+            return ids
     dialect = conn.dialect
     if dialect.insert_executemany_returning_sort_by_parameter_order:
         statement: Insert = table.insert().returning(table.c.id, sort_by_parameter_order=True)
         return [int(r[0]) for r in conn.execute(statement, rows)]
     # MySQL (not MariaDB) has no RETURNING: one statement per row, reading lastrowid.
     return [int(conn.execute(table.insert(), row).lastrowid) for row in rows]
+
+
+@functools.cache
+def _plain_insert(table: Table) -> Insert:
+    """One INSERT object per table, so that :func:`insert_rows` compiles it once."""
+    return table.insert()
