@@ -241,3 +241,24 @@ def test_hints_rules_lists_every_rule_once_with_its_severity():
     assert {"blocking-index", "unique-duplicates", "not-null-with-nulls", "long-transaction",
             "sqlite-table-rebuild"} <= set(ids)  # fmt: skip
     assert {r["severity"] for r in rules} == {"error", "warning"}
+
+
+def test_a_target_below_the_current_version_checks_the_down_files_that_would_run(
+    database_url: str, backend: str, tmp_path: Path
+):
+    make_items(database_url, backend, rows=20, duplicate_codes=3)
+    root = tmp_path / "downgrade"
+    root.mkdir()
+    (root / "000001_extra.up.sql").write_text("ALTER TABLE items ADD COLUMN extra INTEGER;\n")
+    (root / "000001_extra.down.sql").write_text("CREATE UNIQUE INDEX items_code ON items (code);\n")
+    (root / "000002_nothing.up.sql").write_text("SELECT 1;\n")
+    (root / "000002_nothing.down.sql").write_text("SELECT 1;\n")
+    config = MigrateConfig(database=database_url, source=root)
+    migrate.up(config, hints=False)
+
+    down_to_zero = check_pending(config, settings=QUICK, target=0)
+    staying = check_pending(config, settings=QUICK, target=2)
+
+    duplicates = finding(down_to_zero, "unique-duplicates")
+    assert duplicates.path.endswith("000001_extra.down.sql")
+    assert staying.findings == []

@@ -68,9 +68,10 @@ def check_pending(
     target: int | None = None,
     rules: Sequence[Rule] = RULES,
 ) -> HintReport:
-    """Check the pending migrations (up to version ``target``; all for None) against the
-    live database and return every finding of ``rules``. Changes nothing and takes no
-    migration lock.
+    """Check the migrations that moving to version ``target`` would run (all pending ones for
+    None) against the live database and return every finding of ``rules``. A ``target``
+    below the current version checks the down files that would run, newest first. Changes
+    nothing and takes no migration lock.
 
     Raises:
         SourceError: the migration files are malformed.
@@ -87,10 +88,18 @@ def check_pending(
         with db.connect(autocommit=True) as conn:
             try:
                 state = VersionTable(table).read(conn)
-                pending = [
-                    m for m in source.after(state.version) if target is None or m.version <= target
-                ]
-                report = check_migrations(conn, db, pending, settings=settings, rules=rules)
+                if target is not None and state.version is not None and target < state.version:
+                    undone = [m for m in source.at_or_below(state.version) if m.version > target]
+                    report = check_migrations(
+                        conn, db, undone, settings=settings, rules=rules, direction="down"
+                    )
+                else:
+                    pending = [
+                        m
+                        for m in source.after(state.version)
+                        if target is None or m.version <= target
+                    ]
+                    report = check_migrations(conn, db, pending, settings=settings, rules=rules)
             except DBAPIError as exc:
                 raise db.translate_statement_error(exc, doing="checking hints") from exc
         report.version, report.target = state.version, target
@@ -158,26 +167,31 @@ def check_migrations(
     *,
     settings: HintSettings,
     rules: Sequence[Rule] = RULES,
+    direction: str = "up",
 ) -> HintReport:
-    """Check the up files of ``migrations`` on ``conn`` (an autocommit connection)."""
+    """Check the ``direction`` files of ``migrations``, in the given order, on ``conn`` (an
+    autocommit connection). A migration without a down file is skipped (``down`` refuses it
+    before it runs)."""
     start = time.monotonic()
     transactional_ddl = db.dialect.transactional_ddl
     statements: list[PendingStatement] = []
     skipped: list[SkippedFile] = []
     for migration in migrations:
-        up = migration.up
-        if up.python:
+        file = migration.up if direction == "up" else migration.down
+        if file is None:
+            continue
+        if file.python:
             skipped.append(
-                SkippedFile(str(up.path), "a Python step: its SQL is known only when it runs")
+                SkippedFile(str(file.path), "a Python step: its SQL is known only when it runs")
             )
             continue
-        for statement in up.statements:
+        for statement in file.statements:
             statements.append(
                 PendingStatement(
-                    str(up.path),
+                    str(file.path),
                     statement.line,
                     statement.text,
-                    up.transactional and transactional_ddl,
+                    file.transactional and transactional_ddl,
                 )
             )
     facts = open_facts(conn, db.url.dialect)
