@@ -121,6 +121,39 @@ def test_ensure_creates_a_role_that_can_do_dml_but_not_ddl(creds: VersionCredent
         app.dispose()
 
 
+def test_a_read_only_application_gets_select_and_narrowing_takes_the_rest_away(
+    creds: VersionCredentials,
+):
+    creds.ensure(1)  # all four privileges
+    narrowed = credentials_for(
+        creds.database,
+        prefix=creds.prefix,
+        sink=creds.sink,
+        database_name=creds.database_name,
+        privileges=["select"],
+    )
+    narrowed.ensure(1)
+    app = app_database(creds, 1)
+    try:
+        with app.connect() as conn:
+            assert conn.execute(select(items.c.name)).scalars().all() == []
+            with pytest.raises(DBAPIError, match="denied"):
+                conn.execute(insert(items).values(name="a"))
+    finally:
+        app.dispose()
+
+
+def test_privileges_other_than_data_ones_are_refused(admin_db: Database, tmp_path: Path):
+    with pytest.raises(ConfigError, match="not CREATE"):
+        credentials_for(
+            admin_db,
+            prefix="app",
+            sink=FileSecretSink(tmp_path / "s"),
+            database_name="x",
+            privileges=["SELECT", "CREATE"],
+        )
+
+
 def test_the_application_reads_the_version_table_and_writes_it_only_on_mysql(
     creds: VersionCredentials,
 ):

@@ -60,6 +60,26 @@ log = logging.getLogger(__name__)
 #: MySQL 8 allows 32 characters per user name: keep the prefix short there.
 PREFIX_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 
+#: The table privileges an application role may get: data, never schema.
+APPLICATION_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+
+def validate_privileges(privileges: Sequence[str]) -> tuple[str, ...]:
+    """``privileges`` upper-cased, in the order of :data:`APPLICATION_PRIVILEGES`.
+
+    Raises:
+        ConfigError: empty, or a privilege that is not one of the four.
+    """
+    wanted = {p.upper() for p in privileges}
+    unknown = sorted(wanted - set(APPLICATION_PRIVILEGES))
+    if unknown or not wanted:
+        raise ConfigError(
+            f"application privileges must be some of {', '.join(APPLICATION_PRIVILEGES)}"
+            + (f", not {', '.join(unknown)}" if unknown else " (none given)")
+        )
+    return tuple(p for p in APPLICATION_PRIVILEGES if p in wanted)
+
+
 #: Tables the application role may read but not write: the migration engine's bookkeeping
 #: (golang-migrate's version table, metadb's history, Alembic's version table). PostgreSQL only;
 #: see docs/credentials.md for MySQL.
@@ -181,12 +201,14 @@ class VersionCredentials:
         sink: SecretSink,
         database_name: str,
         protected_tables: Sequence[str] = DEFAULT_PROTECTED_TABLES,
+        privileges: Sequence[str] = APPLICATION_PRIVILEGES,
     ) -> None:
         self.database = database
         self.prefix = validate_role_name(prefix)
         self.sink = sink
         self.database_name = database_name
         self.protected_tables = tuple(protected_tables)
+        self.privileges = validate_privileges(privileges)
         self._name = re.compile(re.escape(self.prefix) + r"_v(\d+)")
 
     # -- the interface the operator uses ----------------------------------------------------
@@ -483,15 +505,18 @@ def credentials_for(
     sink: SecretSink,
     database_name: str,
     protected_tables: Sequence[str] = DEFAULT_PROTECTED_TABLES,
+    privileges: Sequence[str] = APPLICATION_PRIVILEGES,
 ) -> VersionCredentials:
     """The :class:`VersionCredentials` of ``database``'s dialect. Does no I/O.
 
     ``database`` connects as an admin to the managed database; ``prefix`` names the roles
     (``<prefix>_v<N>``; roles are server-wide, so give each database its own prefix);
-    ``database_name`` names the secrets.
+    ``database_name`` names the secrets; ``privileges`` are the table privileges the
+    application roles get (a subset of SELECT, INSERT, UPDATE, DELETE; all four by default).
 
     Raises:
-        ConfigError: ``prefix`` is not a valid role name prefix.
+        ConfigError: ``prefix`` is not a valid role name prefix, or ``privileges`` names
+            something else than those four.
 
     Example: ``credentials_for(db, prefix="shop_app", sink=FileSecretSink("s"),
     database_name="shop").ensure(1)``.
@@ -512,4 +537,5 @@ def credentials_for(
         sink=sink,
         database_name=database_name,
         protected_tables=protected_tables,
+        privileges=privileges,
     )

@@ -14,7 +14,7 @@ from typing import ClassVar
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from metadb.operator.credentials import VersionCredentials, register
+from metadb.operator.credentials import APPLICATION_PRIVILEGES, VersionCredentials, register
 
 #: ER_NO_SUCH_THREAD: the session ended before KILL reached it.
 _NO_SUCH_THREAD = 1094
@@ -63,10 +63,13 @@ class MysqlCredentials(VersionCredentials):
         conn.exec_driver_sql(f"ALTER USER {self._account(conn, user)} ACCOUNT UNLOCK")
 
     def _grant(self, conn: Connection, user: str) -> None:
-        conn.exec_driver_sql(
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON {self._database(conn)}.* "
-            f"TO {self._account(conn, user)}"
-        )
+        target = f"ON {self._database(conn)}.* TO {self._account(conn, user)}"
+        conn.exec_driver_sql(f"GRANT {', '.join(self.privileges)} {target}")
+        withdrawn = [p for p in APPLICATION_PRIVILEGES if p not in self.privileges]
+        if withdrawn:
+            # Only what the spec no longer gives: the application keeps working meanwhile.
+            revoke_from = target.replace(" TO ", " FROM ", 1)
+            conn.exec_driver_sql(f"REVOKE {', '.join(withdrawn)} {revoke_from}")
 
     def _grant_migration(self, conn: Connection, user: str) -> None:
         conn.exec_driver_sql(

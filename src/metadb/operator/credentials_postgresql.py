@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from metadb.operator.credentials import VersionCredentials, register
+from metadb.operator.credentials import APPLICATION_PRIVILEGES, VersionCredentials, register
 
 #: How long pg_terminate_backend waits for each session to end, in milliseconds.
 _TERMINATE_WAIT_MS = 5000
@@ -71,9 +71,13 @@ class PostgresqlCredentials(VersionCredentials):
         conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {self.quote(conn, database)} TO {role}")
         conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {quoted_schema} TO {role}")
         conn.exec_driver_sql(
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {quoted_schema} "
-            f"TO {role}"
+            f"GRANT {', '.join(self.privileges)} ON ALL TABLES IN SCHEMA {quoted_schema} TO {role}"
         )
+        withdrawn = [p for p in APPLICATION_PRIVILEGES if p not in self.privileges]
+        if withdrawn:  # what the spec no longer gives, in the same transaction as the grant
+            conn.exec_driver_sql(
+                f"REVOKE {', '.join(withdrawn)} ON ALL TABLES IN SCHEMA {quoted_schema} FROM {role}"
+            )
         conn.exec_driver_sql(
             f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {quoted_schema} TO {role}"
         )

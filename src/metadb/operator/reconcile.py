@@ -452,7 +452,13 @@ class _Pass:
         if not spec.enabled or sink is None:
             self.status.credentials = None
             return
-        creds = credentials_for(db, prefix=spec.username_prefix, sink=sink, database_name=self.name)
+        creds = credentials_for(
+            db,
+            prefix=spec.username_prefix,
+            sink=sink,
+            database_name=self.name,
+            privileges=spec.privileges,
+        )
         rotation = rotate(
             creds, current=current, database=self.name, sink=sink,
             kill_sessions=spec.kill_sessions, read_only=self.spec.read_only,

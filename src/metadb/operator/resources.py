@@ -97,11 +97,20 @@ class HintsSpec(_Model):
     long_transaction_seconds: float | None = Field(default=None, ge=0)
 
 
+Privilege = Literal["SELECT", "INSERT", "UPDATE", "DELETE"]
+_ALL_PRIVILEGES: tuple[Privilege, ...] = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+
 class CredentialsSpec(_Model):
     """Per-version login roles ``<prefix>_v<N>`` (PostgreSQL and MySQL)."""
 
     enabled: bool = True
     username_prefix: str = Field(default="app", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    privileges: list[Privilege] = Field(
+        default_factory=lambda: list(_ALL_PRIVILEGES),
+        min_length=1,
+        description="Table privileges of the application roles (data only, never schema).",
+    )
     kill_sessions: bool = Field(
         default=False, description="End sessions still using a version being revoked."
     )
