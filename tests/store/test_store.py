@@ -412,3 +412,26 @@ def test_concurrent_writers_get_distinct_ids_for_every_node(database_url: str) -
     assert len(set(ids[0]) | set(ids[1])) == 400
     assert sorted(stored) == sorted(ids[0] + ids[1])
     assert all(stored[i].startswith("/w0/") for i in ids[0])
+
+
+def test_a_string_property_that_looks_like_a_struct_stays_a_string(store: MetadataStore) -> None:
+    type_id = store.put_artifact_type(
+        ArtifactType(
+            name="Dataset",
+            properties={"note": PropertyType.STRING, "config": PropertyType.STRUCT},
+        )
+    )
+    struct_text = "mlmd-struct::" + "CgkKAWESBBoCaGk="  # the encoding of {"a": "hi"}
+    [artifact_id] = store.put_artifacts(
+        [
+            Artifact(
+                type_id=type_id,
+                properties={"note": struct_text, "config": {"a": "hi"}},
+                custom_properties={"raw": {"a": "hi"}},
+            )
+        ]
+    )
+    [artifact] = store.get_artifacts_by_id([artifact_id])
+    assert artifact.type == "Dataset"
+    assert artifact.properties == {"note": struct_text, "config": {"a": "hi"}}
+    assert artifact.custom_properties == {"raw": {"a": "hi"}}

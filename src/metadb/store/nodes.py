@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ from metadb.store.model import (
 from metadb.store.session import insert_returning_ids, insert_rows
 from metadb.store.tables import MlmdTables, NodeTables
 from metadb.store.typestore import TypeStore
-from metadb.store.values import VALUE_COLUMNS, ValueCodec
+from metadb.store.values import STRUCT_PREFIX, VALUE_COLUMNS, ValueCodec
 
 MAX_PAGE = 100
 _ORDER_COLUMNS = {
@@ -70,7 +70,19 @@ SPECS = {
     "execution": KindSpec("execution", Execution, TypeKind.EXECUTION, ("last_known_state",)),
     "context": KindSpec("context", Context, TypeKind.CONTEXT, ()),
 }
-_ENUMS = {"state": ArtifactState, "last_known_state": ExecutionState}
+_ENUMS: dict[str, Callable[[int], Any]] = {
+    "state": ArtifactState,
+    "last_known_state": ExecutionState,
+}
+#: The columns every node kind has, read into the entity's fields of the same names.
+_BASE_FIELDS = (
+    "id",
+    "type_id",
+    "name",
+    "external_id",
+    "create_time_since_epoch",
+    "last_update_time_since_epoch",
+)
 
 
 def now_ms() -> int:
@@ -85,6 +97,8 @@ class NodeStore:
         self.types = types
         self.codec = codec
         self._insert_properties = self.t.properties.insert()
+        # An alias, so that a filter_query joining Type itself cannot clash with this join.
+        self._type = tables.type.alias("node_type")
         self._property_columns = (self.t.owner, "name", "is_custom_property", *VALUE_COLUMNS)
 
     # -- writes ------------------------------------------------------------------------------
@@ -185,8 +199,10 @@ class NodeStore:
     # -- reads -------------------------------------------------------------------------------
 
     def select(self) -> Select[Any]:
-        """The base query: the node columns (the type's name is added by :meth:`load`)."""
-        return select(self.t.node)
+        """The base query: the node columns and the name of the node's type."""
+        return select(self.t.node, self._type.c.name.label("type_name")).join(
+            self._type, self._type.c.id == self.t.node.c.type_id
+        )
 
     def load(self, conn: Connection, query: Select[Any]) -> list[Any]:
         """Run ``query`` (built on :meth:`select`) and return entities with their properties.
@@ -200,15 +216,14 @@ class NodeStore:
 
     def _load(self, conn: Connection, query: Select[Any]) -> list[Any]:
         entities: dict[int, Any] = {}
-        for part in conn.execute(query).partitions(2000):
+        result = conn.execute(query)
+        make = self._entity_maker(tuple(result.keys()))
+        for part in result.partitions(2000):
             for row in part:
-                entity = self._entity(row)
+                entity = make(row)
                 entities[entity.id] = entity
         if not entities:
             return []
-        names, declared = self._types_of(conn, {e.type_id for e in entities.values()})
-        for entity in entities.values():
-            entity.type = names.get(entity.type_id)
         p = self.t.properties.c
         owner = p[self.t.owner]
         batch = select(owner, p.name, p.is_custom_property, *(p[c] for c in VALUE_COLUMNS))
@@ -219,51 +234,52 @@ class NodeStore:
         else:
             batch = batch.where(owner.in_(list(entities)))
         decode = self.codec.decode_values
+        # A declared property's value depends on its declared type only for text that looks
+        # like a struct (a STRING may hold "mlmd-struct::..."); the types are read only then.
+        looks_like_struct: list[tuple[Any, str, Any]] = []
         for part in conn.execute(batch).partitions(2000):
             for row in part:
                 entity, name, is_custom = entities[row[0]], row[1], row[2]
                 if is_custom:
                     entity.custom_properties[name] = decode(row, None, 3)
+                elif isinstance(row[5], str) and row[5].startswith(STRUCT_PREFIX):
+                    looks_like_struct.append((entity, name, row))
                 else:
-                    entity.properties[name] = decode(row, declared[entity.type_id].get(name), 3)
+                    entity.properties[name] = decode(row, PropertyType.STRING, 3)
+        if looks_like_struct:
+            declared = self._declared(conn, {entity.type_id for entity, _, _ in looks_like_struct})
+            for entity, name, row in looks_like_struct:
+                entity.properties[name] = decode(row, declared[entity.type_id].get(name), 3)
         return list(entities.values())
 
-    def _entity(self, r: Any) -> Any:
-        """An entity, without its properties yet, from a row of :meth:`select`."""
-        entity = self.spec.entity(
-            id=r.id,
-            type_id=r.type_id,
-            name=r.name,
-            external_id=r.external_id,
-            properties={},
-            custom_properties={},
-            create_time_since_epoch=r.create_time_since_epoch,
-            last_update_time_since_epoch=r.last_update_time_since_epoch,
-        )
-        for attr in self.spec.extra:
-            value = getattr(r, attr)
-            setattr(
-                entity, attr, _ENUMS[attr](value) if attr in _ENUMS and value is not None else value
-            )
-        return entity
+    def _entity_maker(self, keys: tuple[str, ...]) -> Callable[[Any], Any]:
+        """A function from a row with columns ``keys`` (those of :meth:`select`) to an entity,
+        without its properties yet. Columns are read by position and the entity is built in
+        one call: this runs once per row of every read."""
+        entity = self.spec.entity
+        base = [(name, keys.index(name)) for name in _BASE_FIELDS]
+        base.append(("type", keys.index("type_name")))
+        extra = [(attr, keys.index(attr), _ENUMS.get(attr)) for attr in self.spec.extra]
 
-    def _types_of(
-        self, conn: Connection, type_ids: set[int]
-    ) -> tuple[dict[int, str], dict[int, dict[str, PropertyType]]]:
-        """The names and declared properties of the given types, in one query."""
-        ty, tp = self.tables.type, self.tables.type_property
-        query = (
-            select(ty.c.id, ty.c.name, tp.c.name, tp.c.data_type)
-            .outerjoin(tp, tp.c.type_id == ty.c.id)
-            .where(ty.c.id.in_(sorted(type_ids)))
+        def make(row: Any) -> Any:
+            fields = {name: row[i] for name, i in base}
+            for attr, i, enum in extra:
+                value = row[i]
+                fields[attr] = enum(value) if enum is not None and value is not None else value
+            return entity(properties={}, custom_properties={}, **fields)
+
+        return make
+
+    def _declared(self, conn: Connection, type_ids: set[int]) -> dict[int, dict[str, PropertyType]]:
+        """The declared properties of the given types, in one query."""
+        tp = self.tables.type_property
+        query = select(tp.c.type_id, tp.c.name, tp.c.data_type).where(
+            tp.c.type_id.in_(sorted(type_ids))
         )
-        names: dict[int, str] = {}
         declared: dict[int, dict[str, PropertyType]] = defaultdict(dict)
-        for type_id, type_name, property_name, data_type in conn.execute(query):
-            names[type_id] = type_name
-            if property_name is not None:
-                declared[type_id][property_name] = PropertyType(data_type or 0)
-        return names, declared
+        for type_id, property_name, data_type in conn.execute(query):
+            declared[type_id][property_name] = PropertyType(data_type or 0)
+        return declared
 
     def by_ids(self, conn: Connection, ids: Sequence[int]) -> list[Any]:
         found: list[Any] = []
