@@ -108,8 +108,9 @@ GENERATE = {
 
 #: The ceiling's name expression where metadb's differs from the plainest one: json_extract on
 #: SQLite (metadb adds the checks that make it exact, and json_each where json_extract is not),
-#: the MariaDB JSON functions on MySQL (metadb computes the name in Python there). PostgreSQL's
-#: ceiling uses metadb's own expression: jsonb is exact as it is.
+#: the MariaDB JSON functions on MySQL (metadb adds a strict pattern and JSON_VALID, and leaves
+#: documents that fail them to Python). PostgreSQL's ceiling uses metadb's own expression: jsonb
+#: is exact as it is.
 CEILING_NAME = {
     "sqlite": """SUBSTR(COALESCE(
         CASE WHEN json_type(metadb_run.extra_data, '$.pipeline_name') = 'text'

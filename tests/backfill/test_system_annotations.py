@@ -58,6 +58,12 @@ VARIED = [
     ('{"pipeline_name": "double-encoded"}', SPEC_NAMED, "t"),  # a JSON string holding JSON
     ("plain text", SPEC_NAMED, "u"),  # a JSON string that is not JSON inside
     ([1, 2], SPEC_NAMED, "v"),  # extra data that is not an object
+    # MariaDB reads plain JSON in SQL and leaves the rest to Python:
+    (sa.null(), json.dumps({"name": EMOJI}, ensure_ascii=False), "w"),  # raw 4-byte UTF-8
+    (sa.null(), '{"name": "deep", "x": ' + "[" * 40 + "]" * 40 + "}", "x"),  # past depth 32
+    (sa.null(), '{"name": "raw\ttab"}', "y"),  # a control character: not JSON for Python
+    ({"pipeline_name": "top", "x": {"pipeline_name": "nested"}}, None, "z"),  # nested twin
+    (sa.null(), '{"x": {"name": 1, "name": 2}, "name": "nested repeats"}', "z2"),
 ]
 
 #: Extra data stored as text that SQLAlchemy's JSON type would not write (valid JSON everywhere).
@@ -196,3 +202,15 @@ def test_verify_counts_the_missing_rows_of_each_backfill(mdb: Database):
     assert [c.as_dict() for c in backfill.verify_backfills(mdb, [NAME.id])] == [
         {"id": NAME.id, "missing": 5}
     ]
+
+
+def test_a_spec_past_the_servers_pattern_limits_is_read_by_python_without_failing(mdb: Database):
+    # ~7 MB: MariaDB's REGEXP gives up ("match limit exceeded", a warning) and says no match.
+    spec = json.dumps({"name": "huge", "x": list(range(1_000_000))})
+    add_runs(mdb, [run_row(0, extra_data=sa.null(), pipeline_spec=spec)])
+
+    report = backfill.run_backfills(mdb)
+
+    assert [r.state for r in report.results] == ["done", "done"]
+    assert annotations(mdb) == expected(mdb)
+    assert expected(mdb)[(run_ids(mdb)[0], system.NAME)] == "huge"

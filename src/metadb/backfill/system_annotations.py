@@ -9,8 +9,9 @@ Each batch computes in SQL what SQL can compute exactly, then in Python the rest
    the SQL value is NULL where SQL is not sure, and those runs are left out.
    ``created_by`` is always sure. The name comes from JSON: SQL is sure where the dialect's
    :meth:`~metadb.db.dialect.Dialect.json_member` says it reads the JSON as ``json.loads`` does
-   (SQLite and PostgreSQL; never on MySQL/MariaDB, whose JSON functions are lax). On PostgreSQL
-   text that is not JSON fails the statement; it is rolled back to a savepoint.
+   (PostgreSQL: always; SQLite: valid JSON without NUL; MySQL/MariaDB, whose JSON functions are
+   lax: plain objects only, checked by a strict pattern). On PostgreSQL text that is not JSON
+   fails the statement; it is rolled back to a savepoint.
 2. When step 1 wrote fewer rows than the batch has runs, the runs of the batch still missing the
    row are read and given the value of ``metadb.runs.system`` itself, in Python. It fetches
    ``pipeline_spec`` (the large column) only for runs whose extra data has no pipeline name.
@@ -30,6 +31,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     Text,
     and_,
     case,
@@ -59,7 +61,8 @@ PythonRule = Callable[[Connection, ColumnElement[bool]], dict[int, str]]
 
 
 def missing(key: str, *, after: int | None = None, last: int | None = None) -> ColumnElement[bool]:
-    """Runs that have no annotation ``key``: the anti-join every step and count uses.
+    """Runs that have no annotation ``key``: the anti-join of every batch (counts use
+    :func:`count_missing_query`).
 
     With a batch's ``after`` and ``last``, the annotation side is bounded to the batch's keys
     too. Redundant for the result, but it keeps the plan's work to the batch: PostgreSQL,
@@ -72,14 +75,24 @@ def missing(key: str, *, after: int | None = None, last: int | None = None) -> C
     return not_(exists().where(*conditions))
 
 
+def count_missing_query(key: str) -> Select[int]:
+    """The number of runs without annotation ``key``, as an outer join: the same anti-join as
+    :func:`missing` for PostgreSQL and SQLite, but MariaDB plans NOT EXISTS over a whole table
+    by materialising every annotation of the key first (3x slower at a million runs) and
+    LEFT JOIN ... IS NULL as one primary-key lookup per run."""
+    joined = run.outerjoin(
+        annotation, and_(annotation.c.run_id == run.c.id, annotation.c.annotation_key == key)
+    )
+    return select(func.count()).select_from(joined).where(annotation.c.run_id.is_(None))
+
+
 def system_annotation_backfill(
     backfill_id: str, key: str, description: str, *, sql: SqlRule, python: PythonRule
 ) -> Backfill:
     """A backfill giving every run the annotation ``key``, by the two-step batch above."""
 
     def count_missing(conn: Connection, dialect: Dialect) -> int:
-        query = select(func.count()).select_from(run).where(missing(key))
-        return int(conn.execute(query).scalar_one())
+        return int(conn.execute(count_missing_query(key)).scalar_one())
 
     def estimate(conn: Connection, dialect: Dialect, after: int | None) -> int:
         runs = select(func.count()).select_from(run)

@@ -16,10 +16,30 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    Text,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    text,
+)
 from sqlalchemy.sql.dml import Insert
 
-from metadb.db.dialect import SERVER_POOL_OPTIONS, Dialect, OnWait, TextCodec, register
+from metadb.db.dialect import (
+    SERVER_POOL_OPTIONS,
+    Dialect,
+    JsonMember,
+    OnWait,
+    TextCodec,
+    register,
+)
 from metadb.db.locking import poll_lock
 from metadb.db.urls import DatabaseURL, check_mysql_text
 
@@ -221,10 +241,31 @@ class MysqlDialect(Dialect):
             return None
         return "one of the open transactions: " + "; ".join(candidates)
 
-    # json_member stays None: MariaDB's JSON_VALID and JSON_EXTRACT accept what json.loads
-    # rejects (unknown escapes like "\x41", numbers like "2." and "1E", raw tabs in keys), keep
-    # the first of repeated keys and do not match escaped keys, so the built-in backfills
-    # compute JSON-derived values in Python there.
+    def json_member(self, document: ColumnElement[Any], key: str) -> JsonMember:
+        # MariaDB's JSON functions are lax: JSON_VALID accepts what json.loads rejects (unknown
+        # escapes like "\x41", numbers like "2." and "1E", raw control characters), and
+        # JSON_EXTRACT keeps the first of repeated keys, does not match escaped keys and gives
+        # up (NULL) past 31 levels of nesting. So SQL is trusted only with plain documents: a
+        # JSON object in strict RFC 8259 syntax without a single backslash, whose top level
+        # holds the key at most once (one PCRE pattern checks both; where it gives up, "match
+        # limit exceeded" is a warning and no match), and that JSON_VALID parses whole (at most
+        # 31 levels: json.loads raises RecursionError near 1,000). There both read the same
+        # tree and unquoting is the identity; the other documents go to Python.
+        if not key.isidentifier() or not key.isascii():
+            raise ValueError(f"json_member: key {key!r} is not a plain identifier")
+        plain = literal(plain_json_object_pattern(key), Text)
+        exact = or_(
+            document.is_(None),
+            and_(
+                document.op("REGEXP", is_comparison=True)(plain),
+                func.json_valid(document) == 1,
+            ),
+        )
+        # Two JSON_EXTRACTs cost less than one REGEXP_REPLACE capturing the member.
+        extracted = func.json_extract(document, literal(f"$.{key}", Text))
+        member = case((func.left(extracted, 1) == '"', func.json_unquote(extracted)))
+        # Exact documents are NULL or objects, never a JSON string.
+        return JsonMember(exact=exact, text=member, is_string=false())
 
     def create_database(self, conn: Connection, name: str) -> None:
         conn.exec_driver_sql(
@@ -233,6 +274,34 @@ class MysqlDialect(Dialect):
 
     def drop_database(self, conn: Connection, name: str) -> None:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+_WS = r"[ \t\n\r]*+"
+_STRING = r'"[^"\\\x00-\x1f]*+"'
+_NUMBER = r"-?+(?:0|[1-9][0-9]{0,999})(?:\.[0-9]++)?+(?:[eE][-+]?+[0-9]++)?+"
+_PAIR = rf"{_STRING}{_WS}:{_WS}(?&v){_WS}"
+_ARRAY = rf"\[{_WS}(?:(?&v){_WS}(?:,{_WS}(?&v){_WS})*+)?+\]"
+_VALUE = (
+    rf"(?(DEFINE)(?<v>(?&o)|{_ARRAY}|{_STRING}|{_NUMBER}|true|false|null)"
+    rf"(?<o>\{{{_WS}(?:{_PAIR}(?:,{_WS}{_PAIR})*+)?+\}}))"
+)
+
+
+def plain_json_object_pattern(key: str) -> str:
+    """A PCRE pattern matching a JSON object in RFC 8259's syntax, without backslashes or
+    control characters in its strings, whose top level has the member ``key`` (an ASCII
+    identifier) at most once (group "member" captures it, quotes included, where it is a
+    string). ``json.loads`` reads every text it matches (integers stop at 1,000 digits, below
+    Python's limit on int()). ``(?-i)``: REGEXP follows the column's
+    collation, which may ignore case."""
+    # One pair of the top level: the key sets group 1 ("seen") and fails if it is set
+    # already. Each pair is followed by a comma and another pair, or by the closing brace.
+    pair = (
+        rf'(?:"{key}"(?(<seen>)(*FAIL))(?<seen>){_WS}:{_WS}(?>(?<member>{_STRING})|(?&v))'
+        rf'|"(?!{key}")[^"\\\x00-\x1f]*+"{_WS}:{_WS}(?&v))'
+        rf"{_WS}(?:,{_WS}(?=\")|(?=\}}))"
+    )
+    return rf"(?-i)\A{_WS}\{{{_WS}(?:{pair})*+\}}{_WS}\z{_VALUE}"
 
 
 def _error_code(exc: BaseException) -> int | None:

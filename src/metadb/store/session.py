@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table
+from sqlalchemy import Connection, Dialect, Insert, Table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from metadb.db.database import Database
@@ -111,7 +111,7 @@ def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, An
     if not rows:
         return []
     columns = tuple(rows[0])
-    if all(tuple(row) == columns for row in rows):
+    if _driver_ready(table, columns, conn.dialect) and all(tuple(row) == columns for row in rows):
         first = dialect_for(conn.dialect.name).reserve_ids(conn, table, len(rows))
         if first is not None:
             ids = list(range(first, first + len(rows)))
@@ -130,3 +130,14 @@ def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, An
 def _plain_insert(table: Table) -> Insert:
     """One INSERT object per table, so that :func:`insert_rows` compiles it once."""
     return table.insert()
+
+
+@functools.cache
+def _driver_ready(table: Table, columns: tuple[str, ...], dialect: Dialect) -> bool:
+    """Whether values of ``columns`` go to the driver as they are (no SQLAlchemy bind
+    processing, such as JSON's serialization), as :func:`insert_rows` sends them."""
+    for name in columns:
+        kind = table.c[name].type
+        if not isinstance(kind, MlmdText) and kind.bind_processor(dialect) is not None:
+            return False
+    return True
