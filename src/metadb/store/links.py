@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, bindparam, select
 
 from metadb.db.dialect import Dialect
 from metadb.errors import AlreadyExistsError, InvalidArgumentError
@@ -25,6 +25,17 @@ class LinkStore:
         self._insert_steps = tables.event_path.insert()
         self._insert_attributions = dialect.insert_ignoring_duplicates(tables.attribution)
         self._insert_associations = dialect.insert_ignoring_duplicates(tables.association)
+        ev, path = tables.event.c, tables.event_path.c
+        with_paths = select(
+            ev.id, ev.artifact_id, ev.execution_id, ev.type, ev.milliseconds_since_epoch,
+            path.is_index_step, path.step_index, path.step_key,
+        ).outerjoin(tables.event_path, path.event_id == ev.id)  # fmt: skip
+        #: Built once: the ids are bound per call (an expanding IN), not coerced into a new
+        #: statement each time.
+        self._events_by = {
+            column: with_paths.where(ev[column].in_(bindparam("ids", expanding=True)))
+            for column in ("artifact_id", "execution_id")
+        }
 
     # -- events ------------------------------------------------------------------------------
 
@@ -81,15 +92,11 @@ class LinkStore:
         One query brings each event with its path steps (EventPath has no order column: steps
         come back in the order they were stored, as in ml-metadata).
         """
-        ev, path = self.t.event.c, self.t.event_path.c
-        query = select(
-            ev.id, ev.artifact_id, ev.execution_id, ev.type, ev.milliseconds_since_epoch,
-            path.is_index_step, path.step_index, path.step_key,
-        ).outerjoin(self.t.event_path, path.event_id == ev.id)  # fmt: skip
+        query = self._events_by[column]
         events: dict[int, Event] = {}
         for start in range(0, len(ids), _CHUNK):
             chunk = list(ids[start : start + _CHUNK])
-            rows = conn.execute(query.where(ev[column].in_(chunk))).all()
+            rows = conn.execute(query, {"ids": chunk}).all()
             for event_id, artifact, execution, kind, ms, is_index, index, key in rows:
                 event = events.get(event_id)
                 if event is None:
