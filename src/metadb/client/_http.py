@@ -24,9 +24,11 @@ The bearer token is sent in a header and kept out of reprs, messages and logs.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
 from metadb.errors import (
     AlreadyExistsError,
@@ -146,3 +148,17 @@ def _describe(exc: httpx.TransportError) -> str:
     kind = type(exc).__name__
     detail = str(exc)
     return f"{kind}: {detail}" if detail else kind
+
+
+T = TypeVar("T")
+
+
+def build_request(build: Callable[[], T]) -> T:
+    """Build request models; what they refuse is the stores' InvalidArgumentError, raised
+    before anything is sent."""
+    try:
+        return build()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidArgumentError(f"{where}: {first.get('msg', 'invalid value')}") from exc

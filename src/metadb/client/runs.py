@@ -14,29 +14,17 @@ before anything is sent, as the server would answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from pydantic import ValidationError
-
 from metadb.api.schemas import runs as s
-from metadb.client._http import HttpTransport
+from metadb.client._http import HttpTransport, build_request
 from metadb.errors import InvalidArgumentError
 from metadb.runs import checks as check
 from metadb.runs.model import Run, RunPage, Task
 
 T = TypeVar("T")
-
-
-def _wire(build: Callable[[], T]) -> T:
-    """Build a request model; what it refuses is the run store's InvalidArgumentError."""
-    try:
-        return build()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise InvalidArgumentError(f"{where}: {first.get('msg', 'invalid value')}") from exc
 
 
 def _body(model: Any) -> Any:
@@ -67,7 +55,7 @@ class RunsMethods:
     ) -> Run:
         """Create a run (``POST /api/v1/runs``). See :meth:`RunStore.create_run`."""
         check.json_value(extra_data)  # the store's own check (NaN would travel as null)
-        body = _wire(
+        body = build_request(
             lambda: s.RunCreate.model_validate(
                 {
                     "name": name,
@@ -97,7 +85,7 @@ class RunsMethods:
         self, run_id: int, state: str, *, finished_at_ms: int | None = None
     ) -> Run:
         """Set the run's state (``PUT /api/v1/runs/{id}/state``)."""
-        body = _wire(
+        body = build_request(
             lambda: s.RunStateUpdate.model_validate(
                 {"state": state, "finished_at_ms": finished_at_ms}
             )
@@ -111,7 +99,9 @@ class RunsMethods:
 
     def set_annotations(self, run_id: int, annotations: Mapping[str, str]) -> dict[str, str]:
         """Insert or replace annotations (``PATCH /api/v1/runs/{id}/annotations``)."""
-        body = _wire(lambda: s.AnnotationsUpdate.model_validate({"annotations": dict(annotations)}))
+        body = build_request(
+            lambda: s.AnnotationsUpdate.model_validate({"annotations": dict(annotations)})
+        )
         answer = self._http.request(
             "PATCH", f"/api/v1/runs/{_id(run_id)}/annotations", json=_body(body)
         )
@@ -130,7 +120,7 @@ class RunsMethods:
         are refused before sending (JSON has no NaN or infinity)."""
         values = dict(metrics)
         check.metrics(values)  # the store's own check: JSON cannot carry NaN or infinity
-        body = _wire(lambda: s.MetricsUpdate.model_validate({"metrics": values}))
+        body = build_request(lambda: s.MetricsUpdate.model_validate({"metrics": values}))
         answer = self._http.request(
             "PATCH", f"/api/v1/runs/{_id(run_id)}/metrics", json=_body(body)
         )
@@ -147,7 +137,7 @@ class RunsMethods:
         mlmd_execution_id: int | None = None,
     ) -> Task:
         """Add a task to the run (``POST /api/v1/runs/{id}/tasks``)."""
-        body = _wire(
+        body = build_request(
             lambda: s.TaskCreate.model_validate(
                 {
                     "name": name,
@@ -171,7 +161,7 @@ class RunsMethods:
         mlmd_execution_id: int | None = None,
     ) -> Task:
         """Change the given fields of a task (``PATCH /api/v1/tasks/{id}``)."""
-        body = _wire(
+        body = build_request(
             lambda: s.TaskUpdate.model_validate(
                 {
                     "state": state,
@@ -202,7 +192,7 @@ class RunsMethods:
         """One page of matching runs (``POST /api/v1/runs/search``). A filter given as JSON
         text is parsed here; see :meth:`RunStore.search_runs`."""
         tree = _filter_tree(filter)
-        body = _wire(
+        body = build_request(
             lambda: s.RunSearch.model_validate(
                 {
                     "filter": tree,

@@ -14,29 +14,17 @@ before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
-
-from pydantic import ValidationError
 
 from metadb.api.schemas import lineage as lin
 from metadb.api.schemas import store as s
-from metadb.client._http import HttpTransport
-from metadb.errors import InvalidArgumentError, NotFoundError
+from metadb.client._http import HttpTransport, build_request
+from metadb.errors import NotFoundError
 from metadb.store import model as m
 
 T = TypeVar("T")
 _PAGE = 100
-
-
-def _wire(build: Callable[[], T]) -> T:
-    """Build request models; what they refuse is the store's InvalidArgumentError."""
-    try:
-        return build()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise InvalidArgumentError(f"{where}: {first.get('msg', 'invalid value')}") from exc
 
 
 def _order_params(options: m.ListOptions | None) -> dict[str, Any]:
@@ -72,7 +60,7 @@ class StoreMethods:
         return wire.model_validate(body).to_entity()
 
     def _put_type(self, kind: str, wire: Any, entity: Any, add: bool, omit: bool) -> int:
-        body = _wire(lambda: {
+        body = build_request(lambda: {
             f"{kind}_type": wire.from_entity(entity).model_dump(mode="json"),
             "can_add_fields": add,
             "can_omit_fields": omit,
@@ -94,7 +82,7 @@ class StoreMethods:
     def _put_nodes(self, kind: str, wire: Any, nodes: Sequence[Any]) -> list[int]:
         if not nodes:
             return []
-        body = _wire(lambda: {f"{kind}s": [wire.from_entity(n).model_dump(mode="json")
+        body = build_request(lambda: {f"{kind}s": [wire.from_entity(n).model_dump(mode="json")
                                             for n in nodes]})  # fmt: skip
         answer = self._http.request("POST", f"/api/v1/{kind}s", json=body)
         return [int(i) for i in answer[f"{kind}_ids"]]
@@ -318,7 +306,7 @@ class StoreMethods:
 
     def put_events(self, events: Sequence[m.Event]) -> None:
         if events:
-            body = _wire(
+            body = build_request(
                 lambda: s.PutEventsRequest(events=[s.Event.from_entity(e) for e in events])
             )
             self._http.request("POST", "/api/v1/events", json=body.model_dump(mode="json"))
@@ -338,7 +326,7 @@ class StoreMethods:
     ) -> None:
         if not attributions and not associations:
             return
-        body = _wire(lambda: s.PutAttributionsAndAssociationsRequest(
+        body = build_request(lambda: s.PutAttributionsAndAssociationsRequest(
             attributions=[s.Attribution(context_id=a.context_id, artifact_id=a.artifact_id)
                           for a in attributions],
             associations=[s.Association(context_id=a.context_id, execution_id=a.execution_id)
@@ -351,7 +339,7 @@ class StoreMethods:
     def put_parent_contexts(self, parent_contexts: Sequence[m.ParentContext]) -> None:
         if not parent_contexts:
             return
-        body = _wire(lambda: s.PutParentContextsRequest(parent_contexts=[
+        body = build_request(lambda: s.PutParentContextsRequest(parent_contexts=[
             s.ParentContext(child_id=p.child_id, parent_id=p.parent_id) for p in parent_contexts
         ]))  # fmt: skip
         self._http.request("POST", "/api/v1/parent_contexts", json=body.model_dump(mode="json"))
@@ -370,7 +358,7 @@ class StoreMethods:
         field_mask_paths: Sequence[str] | None = None,
     ) -> m.LineageGraph:
         paths = list(field_mask_paths) if field_mask_paths is not None else None
-        body = _wire(lambda: lin.LineageQuery.from_options(query_options, paths))
+        body = build_request(lambda: lin.LineageQuery.from_options(query_options, paths))
         answer = self._http.request(
             "POST", "/api/v1/lineage:query", json=body.model_dump(mode="json")
         )
@@ -385,7 +373,7 @@ class StoreMethods:
         reuse_context_if_already_exist: bool = False,
         reuse_artifact_if_already_exist_by_external_id: bool = False,
     ) -> tuple[int, list[int], list[int]]:
-        body = _wire(lambda: lin.PutExecutionRequest(
+        body = build_request(lambda: lin.PutExecutionRequest(
             execution=s.Execution.from_entity(execution),
             artifact_and_events=[
                 lin.ArtifactAndEvent(artifact=s.Artifact.from_entity(a),
@@ -414,7 +402,7 @@ class StoreMethods:
         reuse_context_if_already_exist: bool = False,
         reuse_artifact_if_already_exist_by_external_id: bool = False,
     ) -> tuple[list[int], list[int], list[int]]:
-        body = _wire(lambda: lin.PutLineageSubgraphRequest(
+        body = build_request(lambda: lin.PutLineageSubgraphRequest(
             executions=[s.Execution.from_entity(e) for e in executions],
             artifacts=[s.Artifact.from_entity(a) for a in artifacts],
             contexts=[s.Context.from_entity(c) for c in contexts],

@@ -45,6 +45,30 @@ def infer_type(value: PropertyValue) -> PropertyType:
     )
 
 
+def pack_any(name: str, value: PropertyValue) -> any_pb2.Any:
+    """A PROTO property's value as a google.protobuf.Any (a message is packed; bytes are a
+    serialized Any).
+
+    Raises:
+        InvalidArgumentError: ``value`` is none of ProtoValue, a message, or bytes.
+    """
+    if isinstance(value, ProtoValue):
+        return any_pb2.Any(type_url=value.type_url, value=value.value)
+    if isinstance(value, any_pb2.Any):
+        return value
+    packed = any_pb2.Any()
+    if isinstance(value, message.Message):
+        packed.Pack(value)
+    elif isinstance(value, bytes):
+        packed.ParseFromString(value)
+    else:
+        raise InvalidArgumentError(
+            f"property {name!r} is PROTO: give a protobuf message, ProtoValue or the bytes "
+            f"of a serialized google.protobuf.Any, not {type(value).__name__}"
+        )
+    return packed
+
+
 class ValueCodec:
     """Encodes and decodes property values for one dialect's proto storage."""
 
@@ -117,22 +141,7 @@ class ValueCodec:
         return None
 
     def _encode_proto(self, name: str, value: PropertyValue) -> bytes | str:
-        if isinstance(value, ProtoValue):
-            packed = any_pb2.Any(type_url=value.type_url, value=value.value)
-        elif isinstance(value, any_pb2.Any):
-            packed = value
-        elif isinstance(value, message.Message):
-            packed = any_pb2.Any()
-            packed.Pack(value)
-        elif isinstance(value, bytes):
-            packed = any_pb2.Any()
-            packed.ParseFromString(value)
-        else:
-            raise InvalidArgumentError(
-                f"property {name!r} is PROTO: give a protobuf message, ProtoValue or the bytes "
-                f"of a serialized google.protobuf.Any, not {type(value).__name__}"
-            )
-        raw: bytes = packed.SerializeToString()
+        raw: bytes = pack_any(name, value).SerializeToString()
         if self.proto_storage == "raw":
             return raw
         encoded = base64.b64encode(raw)

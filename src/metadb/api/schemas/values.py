@@ -13,12 +13,13 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from google.protobuf import any_pb2, message, struct_pb2
+from google.protobuf import message, struct_pb2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag
 
 from metadb.api.schemas.fields import Int64, Text
 from metadb.errors import InvalidArgumentError
 from metadb.store.model import PropertyValue, ProtoValue
+from metadb.store.values import pack_any
 
 
 class _OneKey(BaseModel):
@@ -121,21 +122,12 @@ def value_to_wire(name: str, value: PropertyValue) -> Value:
         return StringValue(string_value=value)
     if isinstance(value, dict):
         return StructValue(struct_value=value)
-    if isinstance(value, ProtoValue):
-        packed = any_pb2.Any(type_url=value.type_url, value=value.value)
-    elif isinstance(value, any_pb2.Any):
-        packed = value
-    elif isinstance(value, message.Message):
-        packed = any_pb2.Any()
-        packed.Pack(value)
-    elif isinstance(value, bytes):
-        packed = any_pb2.Any()
-        packed.ParseFromString(value)
-    else:
+    if not isinstance(value, (ProtoValue, message.Message, bytes)):
         raise InvalidArgumentError(
             f"cannot send a {type(value).__name__} as property {name!r}; use int, float, str, "
             "bool, a dict (STRUCT), or a protobuf message, ProtoValue or bytes (PROTO)"
         )
+    packed = pack_any(name, value)
     encoded = base64.b64encode(packed.value).decode("ascii")
     return ProtoValueModel(proto_value=ProtoAny(type_url=packed.type_url, value=encoded))
 
