@@ -78,6 +78,19 @@ def check_pending(
         DatabaseUnreachableError, AuthenticationError: no connection.
         StatementError: a catalog query failed (for example for lack of privileges).
     """
+    return _check(config, settings=settings, target=target, steps=None, rules=rules)
+
+
+def _check(
+    config: MigrateConfig,
+    *,
+    settings: HintSettings | None,
+    target: int | None,
+    steps: int | None,
+    rules: Sequence[Rule],
+) -> HintReport:
+    """:func:`check_pending`, or with ``steps`` the first ``steps`` pending migrations (what
+    ``up(config, steps)`` runs), on one connection that reads the version once."""
     settings = settings or HintSettings.from_settings(load_settings())
     db = Database.from_url(
         config.database, database_type=config.database_type, lock_timeout=config.lock_timeout
@@ -99,27 +112,14 @@ def check_pending(
                         for m in source.after(state.version)
                         if target is None or m.version <= target
                     ]
+                    if steps is not None:
+                        pending = pending[:steps]
+                        target = pending[-1].version if pending else state.version
                     report = check_migrations(conn, db, pending, settings=settings, rules=rules)
             except DBAPIError as exc:
                 raise db.translate_statement_error(exc, doing="checking hints") from exc
         report.version, report.target = state.version, target
         return report
-    finally:
-        db.dispose()
-
-
-def pending_target(config: MigrateConfig, steps: int | None) -> int | None:
-    """The version ``up(config, steps)`` would stop at (None: all pending)."""
-    if steps is None:
-        return None
-    db = Database.from_url(config.database, database_type=config.database_type)
-    try:
-        source = load_source(config.source, db.url.dialect)
-        table = config.table or db.url.migrations_table or "schema_migrations"
-        with db.connect(autocommit=True) as conn:
-            state = VersionTable(table).read(conn)
-        pending = source.after(state.version)[:steps]
-        return pending[-1].version if pending else state.version
     finally:
         db.dispose()
 
@@ -146,12 +146,13 @@ def refuse_on_errors(
         )
     # Only the rules that can find errors: warnings never stop ``up``, and the facts only they
     # need (the write-activity sample, a fixed wait) would delay every run.
-    report = check_pending(
+    report = _check(
         config,
         settings=(settings or HintSettings.from_settings(load_settings())).model_copy(
             update={"write_sample_seconds": 0}
         ),
-        target=pending_target(config, steps),
+        target=None,
+        steps=steps,
         rules=[rule for rule in RULES if rule.severity == "error"],
     )
     blocking = report.without(ignored)
@@ -405,7 +406,6 @@ __all__ = [
     "check_migrations",
     "check_pending",
     "check_statements",
-    "pending_target",
     "refuse_on_errors",
     "rule_ids",
 ]
