@@ -48,16 +48,18 @@ DEFAULT_TIMEOUT = 30.0
 
 #: Errors whose constructor takes just the message.
 _PLAIN: dict[str, type[MetadbError]] = {
-    "not_found": NotFoundError,
-    "already_exists": AlreadyExistsError,
-    "invalid_argument": InvalidArgumentError,
-    "failed_precondition": FailedPreconditionError,
-    "config": ConfigError,
+    cls.code: cls
+    for cls in (
+        NotFoundError,
+        AlreadyExistsError,
+        InvalidArgumentError,
+        FailedPreconditionError,
+        ConfigError,
+    )
 }
 #: Errors whose constructor takes facts the server kept to itself: the server's message is used.
 _SERVER_SIDE: dict[str, type[MetadbError]] = {
-    "unreachable": DatabaseUnreachableError,
-    "authentication": AuthenticationError,
+    cls.code: cls for cls in (DatabaseUnreachableError, AuthenticationError)
 }
 
 
