@@ -25,8 +25,8 @@ from metadb.api.resources import ServerResources, open_resources
 from metadb.api.routers import ops as ops_routes
 from metadb.api.routers import runs as runs_routes
 from metadb.api.routers import store as store_routes
-from metadb.api.schemas.runs import FILTER_COMPONENTS
 from metadb.api.settings import ServeSettings
+from metadb.wire.runs import FILTER_COMPONENTS
 
 log = logging.getLogger("metadb.api")
 

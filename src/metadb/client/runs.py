@@ -7,7 +7,7 @@ the two by changing the line that makes ``runs``::
     runs = metadb.runs.connect("sqlite:///metadb.sqlite")       # embedded
     runs = metadb.client.Client("http://metadb:8080")           # remote, same calls
 
-Requests travel as the server's own models (:mod:`metadb.api.schemas.runs`); a value they
+Requests travel as the server's own models (:mod:`metadb.wire.runs`); a value they
 refuse (a time beyond 64 bits, text with a NUL character) is an InvalidArgumentError raised
 before anything is sent, as the server would answer.
 """
@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from metadb.api.schemas import runs as s
 from metadb.client._http import HttpTransport, build_request
 from metadb.errors import InvalidArgumentError
 from metadb.runs import checks as check
 from metadb.runs.model import Run, RunPage, Task
+from metadb.wire import runs as s
 
 T = TypeVar("T")
 

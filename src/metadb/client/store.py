@@ -6,7 +6,7 @@ between an embedded store and a server by changing the line that makes ``store``
     store = metadb.connect("sqlite:///metadb.sqlite")        # embedded
     store = metadb.client.Client("http://metadb:8080")       # remote, same calls
 
-Entities travel as the models of :mod:`metadb.api.schemas.store` (the server's own), so both
+Entities travel as the models of :mod:`metadb.wire.store` (the server's own), so both
 sides encode property values the same way. A value the wire cannot carry (an INT beyond 64
 bits, a name longer than 255 characters, text with NUL) is an InvalidArgumentError raised
 before anything is sent.
@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from metadb.api.schemas import lineage as lin
-from metadb.api.schemas import store as s
 from metadb.client._http import HttpTransport, build_request
 from metadb.errors import NotFoundError
 from metadb.store import model as m
+from metadb.wire import lineage as lin
+from metadb.wire import store as s
 
 T = TypeVar("T")
 _PAGE = 100

@@ -14,7 +14,7 @@ from metadb import migrate as migrations
 from metadb.api.errors import ERROR_RESPONSES, ErrorBody, error_response
 from metadb.api.metrics import ApiMetrics
 from metadb.api.resources import ServerResources, readiness
-from metadb.api.schemas.ops import HealthOut, MigrationsOut, ReadyOut
+from metadb.wire.ops import HealthOut, MigrationsOut, ReadyOut
 
 open_router = APIRouter(tags=["ops"])
 router = APIRouter(tags=["ops"])

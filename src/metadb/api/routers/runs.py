@@ -31,7 +31,10 @@ from fastapi import APIRouter, Path, Query
 
 from metadb.api.deps import RunsDep
 from metadb.api.errors import ERROR_RESPONSES
-from metadb.api.schemas.runs import (
+from metadb.errors import InvalidArgumentError
+from metadb.runs.query import MAX_PAGE_SIZE
+from metadb.runs.store import RunStore
+from metadb.wire.runs import (
     FILTER_SCHEMA,
     SORT_MAX_CHARS,
     SORT_PATTERN,
@@ -53,9 +56,6 @@ from metadb.api.schemas.runs import (
     TaskUpdate,
     parse_filter_text,
 )
-from metadb.errors import InvalidArgumentError
-from metadb.runs.query import MAX_PAGE_SIZE
-from metadb.runs.store import RunStore
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses=ERROR_RESPONSES)
 

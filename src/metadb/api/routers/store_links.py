@@ -25,11 +25,11 @@ from fastapi import APIRouter, Path, Query
 
 from metadb.api.deps import StoreDep
 from metadb.api.errors import ERROR_RESPONSES
-from metadb.api.schemas import lineage as lin
-from metadb.api.schemas import store as s
-from metadb.api.schemas.fields import ID_MAX, Id
 from metadb.errors import InvalidArgumentError
 from metadb.store import model as m
+from metadb.wire import lineage as lin
+from metadb.wire import store as s
+from metadb.wire.fields import ID_MAX, Id
 
 router = APIRouter(responses=ERROR_RESPONSES)
 

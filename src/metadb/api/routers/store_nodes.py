@@ -23,10 +23,10 @@ from fastapi import APIRouter, Path, Query
 
 from metadb.api.deps import StoreDep
 from metadb.api.errors import ERROR_RESPONSES
-from metadb.api.schemas import store as s
-from metadb.api.schemas.fields import ID_MAX, Id, Name, Text
 from metadb.errors import InvalidArgumentError, NotFoundError
 from metadb.store.metadata_store import MetadataStore
+from metadb.wire import store as s
+from metadb.wire.fields import ID_MAX, Id, Name, Text
 
 
 @dataclass(frozen=True)

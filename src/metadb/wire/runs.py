@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
-from metadb.api.schemas.fields import INT32_MAX, INT64_MAX, INT64_MIN, Name
 from metadb.runs.filters import FilterNode
 from metadb.runs.model import STATES, Run, RunPage, Task
 from metadb.runs.query import MAX_PAGE_SIZE
+from metadb.wire.fields import INT32_MAX, INT64_MAX, INT64_MIN, Name
 
 #: A run or task state (KFP's).
 State = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELING", "CANCELED",

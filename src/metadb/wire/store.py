@@ -12,9 +12,9 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from metadb.api.schemas.fields import INT64_MAX, Id, Int32, Int64, Name, Text, TypeName
-from metadb.api.schemas.values import Value, properties_from_wire, properties_to_wire
 from metadb.store import model as m
+from metadb.wire.fields import INT64_MAX, Id, Int32, Int64, Name, Text, TypeName
+from metadb.wire.values import Value, properties_from_wire, properties_to_wire
 
 PropertyTypeName = Literal["UNKNOWN", "INT", "DOUBLE", "STRING", "STRUCT", "PROTO", "BOOLEAN"]
 SystemTypeName = Literal[

@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from google.protobuf import message, struct_pb2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag
 
-from metadb.api.schemas.fields import Int64, Text
 from metadb.errors import InvalidArgumentError
 from metadb.store.model import PropertyValue, ProtoValue
 from metadb.store.values import pack_any
+from metadb.wire.fields import Int64, Text
 
 
 class _OneKey(BaseModel):

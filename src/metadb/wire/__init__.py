@@ -1,4 +1,5 @@
-"""The REST API's request and response models (pydantic), one module per resource family.
+"""The wire format: the REST API's request and response models (pydantic), one module per
+resource family. Neutral ground: the server and the client import it; it imports neither.
 
 The models are the wire format, shared by the server (``metadb.api.routers``) and the typed
 client (``metadb.client``): each converts to and from the library's dataclasses with

@@ -1,14 +1,15 @@
 """Wire models of the lineage calls: put_execution, put_lineage_subgraph, get_lineage_subgraph.
 
-Built from the node and event models of :mod:`metadb.api.schemas.store`.
+Built from the node and event models of :mod:`metadb.wire.store`.
 """
 
 from __future__ import annotations
 
 from pydantic import ConfigDict, Field, model_validator
 
-from metadb.api.schemas.fields import INT64_MAX, Text
-from metadb.api.schemas.store import (
+from metadb.store import model as m
+from metadb.wire.fields import INT64_MAX, Text
+from metadb.wire.store import (
     Artifact,
     ArtifactType,
     Context,
@@ -20,7 +21,6 @@ from metadb.api.schemas.store import (
     GraphField,
     Wire,
 )
-from metadb.store import model as m
 
 
 class PutExecutionResponse(Wire):
