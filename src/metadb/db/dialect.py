@@ -1,20 +1,27 @@
 """What differs between SQLite, PostgreSQL and MySQL/MariaDB, behind one small interface.
 
 Core code never asks which database it is talking to; it asks the dialect object
-(:func:`dialect_for`). Differences are class attributes (``transactional_ddl``) or overridden
-methods. One module per dialect holds its class: :mod:`metadb.db.sqlite`,
-:mod:`metadb.db.postgresql`, :mod:`metadb.db.mysql`.
+(:func:`dialect_for`, or :func:`dialect_of` for a connection). Differences are class attributes
+(``transactional_ddl``) or overridden methods. One module per dialect holds its class:
+:mod:`metadb.db.sqlite`, :mod:`metadb.db.postgresql`, :mod:`metadb.db.mysql`.
+
+A feature whose implementation differs per database in more than a hook (live facts for the
+hints, credential managers, data-metrics readers, the runs search's semi-joins) keeps one
+implementation per dialect in a :class:`DialectRegistry`, the one mechanism for that: the
+feature module creates the registry and fills it; callers look it up by dialect.
+tests/db/test_dialect_contract.py holds every dialect and every registry to the same contract.
 """
 
 from __future__ import annotations
 
 import getpass
+import importlib
 import os
 import socket
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table
 from sqlalchemy.sql.dml import Insert
@@ -80,6 +87,21 @@ class Dialect(ABC):
     #: Width of ml-metadata's ``int_value`` column: INT (32) on PostgreSQL and MySQL, SQLite's
     #: INTEGER (64). A property value past it is refused before it reaches the database.
     mlmd_int_bits: ClassVar[int] = 32
+    #: ml-metadata's tables are named in lower case ("artifact", not "Artifact"): PostgreSQL,
+    #: where ml-metadata created them with unquoted names. Read by :mod:`metadb.store.tables`.
+    mlmd_lower_case_names: ClassVar[bool] = False
+    #: The names SQLAlchemy gives this dialect (``conn.dialect.name``); :func:`dialect_of`
+    #: maps a connection back to its dialect with them.
+    sqlalchemy_names: ClassVar[tuple[str, ...]]
+    #: Lexical rules of the SQL the migration splitter (:mod:`metadb.migrate.splitter`) must
+    #: know beyond sqlglot's tokens: ``#`` starts a comment to the end of the line (MySQL).
+    hash_comments: ClassVar[bool] = False
+    #: ``/*! ... */`` is a comment the server runs (MySQL, as in mysqldump output): the
+    #: splitter keeps it as, or with, a statement.
+    executable_comments: ClassVar[bool] = False
+    #: ``"..."`` quotes a string, not an identifier (MySQL without ANSI_QUOTES). Read by the
+    #: splitter to name what an unterminated quote opened.
+    double_quoted_strings: ClassVar[bool] = False
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
         """Keyword arguments for :func:`sqlalchemy.create_engine`. Called by ``Database``."""
@@ -194,6 +216,12 @@ class Dialect(ABC):
         ):
             yield transaction
 
+    def has_recursive_cte(self, conn: Connection) -> bool:
+        """Whether the server ``conn`` is connected to runs ``WITH RECURSIVE``. Called by the
+        lineage walker (:mod:`metadb.store.lineage`), which walks one hop per query where it
+        does not. The base class: yes (every PostgreSQL and SQLite metadb runs on)."""
+        return True
+
     def lock_holders(self, conn: Connection, tables: Sequence[str]) -> str | None:
         """Who holds locks on ``tables`` (or may, where the server cannot tell), for the
         message of a statement that gave up waiting; None when unknown."""
@@ -247,26 +275,127 @@ def client_label() -> str:
     return f"metadb {whoami()} pid {os.getpid()}"[:63]
 
 
-_REGISTRY: dict[str, Dialect] = {}
+_T = TypeVar("_T")
+
+
+class DialectRegistry(Generic[_T]):
+    """What one feature provides for each dialect, keyed by the dialect's name.
+
+    The feature module creates the registry, naming the modules that fill it (imported on the
+    first lookup that misses, so importing the feature stays cheap), and each of those modules
+    registers its implementation. Creating a registry does no I/O.
+
+    Example::
+
+        FACTS = DialectRegistry[type[LiveFacts]]("live facts", modules=["metadb.hints.x"])
+
+        @FACTS.register("sqlite")
+        class SqliteFacts(LiveFacts): ...
+
+        FACTS.get("sqlite")  # SqliteFacts; FACTS.get(db.dialect) alike
+    """
+
+    #: Every registry created, for the contract test (each must serve every dialect).
+    instances: ClassVar[list[DialectRegistry[Any]]] = []
+
+    def __init__(self, feature: str, *, modules: Sequence[str] = ()) -> None:
+        self.feature = feature
+        self._modules = tuple(modules)
+        self._entries: dict[str, _T] = {}
+        DialectRegistry.instances.append(self)
+
+    def add(self, dialect: str, entry: _T) -> _T:
+        """Make ``entry`` this feature's implementation on ``dialect`` (a name of
+        :data:`~metadb.db.urls.DIALECTS`); return it.
+
+        Raises:
+            ValueError: ``dialect`` is not a dialect's name, or it has an entry already.
+        """
+        if dialect not in DIALECTS:
+            raise ValueError(f"{self.feature}: no dialect named {dialect!r}; known: {DIALECTS}")
+        if dialect in self._entries and self._entries[dialect] is not entry:
+            raise ValueError(f"{self.feature}: {dialect} is registered twice")
+        self._entries[dialect] = entry
+        return entry
+
+    def register(self, dialect: str) -> Callable[[_T], _T]:
+        """Decorator form of :meth:`add`: ``@registry.register("mysql")`` on a class."""
+
+        def decorate(entry: _T) -> _T:
+            return self.add(dialect, entry)
+
+        return decorate
+
+    def get(self, dialect: str | Dialect) -> _T:
+        """The implementation on ``dialect`` (a dialect object or its name).
+
+        Raises:
+            LookupError: no implementation is registered for it (a bug: the contract test
+                checks that every dialect has one).
+        """
+        name = dialect if isinstance(dialect, str) else dialect.name
+        if name not in self._entries:
+            for module in self._modules:
+                importlib.import_module(module)
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise LookupError(
+                f"no {self.feature} for dialect {name!r}; registered: {sorted(self._entries)}"
+            ) from None
+
+    def names(self) -> frozenset[str]:
+        """The dialects that have an implementation, after loading every module."""
+        for module in self._modules:
+            importlib.import_module(module)
+        return frozenset(self._entries)
+
+
+#: The dialect objects themselves, one per name of :data:`~metadb.db.urls.DIALECTS`.
+DIALECT_REGISTRY = DialectRegistry[Dialect](
+    "dialect", modules=["metadb.db.sqlite", "metadb.db.postgresql", "metadb.db.mysql"]
+)
 
 
 def register(dialect: Dialect) -> Dialect:
-    _REGISTRY[dialect.name] = dialect
-    return dialect
+    """Register the one instance of a dialect class (called by each dialect's module)."""
+    return DIALECT_REGISTRY.add(dialect.name, dialect)
 
 
 def dialect_for(name: str) -> Dialect:
-    """The dialect object for ``"sqlite"``, ``"postgresql"`` or ``"mysql"``."""
-    if name not in _REGISTRY:  # not "if not _REGISTRY": one dialect module may be imported
-        # Imported here, not at module import, so importing metadb.db stays cheap.
-        from metadb.db import mysql, postgresql, sqlite  # noqa: F401
+    """The dialect object for ``"sqlite"``, ``"postgresql"`` or ``"mysql"``.
+
+    Raises:
+        ValueError: no dialect has that name.
+    """
     try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"no dialect named {name!r}; known: {sorted(_REGISTRY)}") from None
+        return DIALECT_REGISTRY.get(name)
+    except LookupError:
+        raise ValueError(f"no dialect named {name!r}; known: {sorted(DIALECTS)}") from None
+
+
+def dialect_named(name: str) -> Dialect:
+    """The dialect that metadb or SQLAlchemy calls ``name`` ("mariadb" is MySQL's).
+
+    Raises:
+        ValueError: no dialect has that name.
+    """
+    for dialect in iter_dialects():
+        if name == dialect.name or name in dialect.sqlalchemy_names:
+            return dialect
+    raise ValueError(f"no dialect named {name!r}; known: {sorted(DIALECTS)}")
+
+
+def dialect_of(conn: Connection) -> Dialect:
+    """The dialect of the database ``conn`` is connected to.
+
+    Raises:
+        ValueError: a database metadb has no dialect for.
+    """
+    return dialect_named(conn.dialect.name)
 
 
 def iter_dialects() -> Iterator[Dialect]:
+    """Every dialect, in the order of :data:`~metadb.db.urls.DIALECTS`."""
     for name in DIALECTS:
-        dialect_for(name)
-    yield from _REGISTRY.values()
+        yield dialect_for(name)

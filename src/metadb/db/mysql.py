@@ -14,7 +14,7 @@ import math
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -102,15 +102,56 @@ def from_mlmd_latin1(stored: str) -> str:
 MLMD_LATIN1 = TextCodec(to_db=to_mlmd_latin1, from_db=from_mlmd_latin1)
 
 
+class MysqlServer(NamedTuple):
+    """The server behind a MySQL-dialect connection (:meth:`MysqlDialect.server`)."""
+
+    #: MariaDB (True) or MySQL (False).
+    mariadb: bool
+    #: The server's version as numbers, (10, 11, 6); () where the server did not say.
+    version: tuple[int, ...]
+
+    @property
+    def product(self) -> str:
+        """ "MariaDB" or "MySQL", for messages."""
+        return "MariaDB" if self.mariadb else "MySQL"
+
+
 class MysqlDialect(Dialect):
     name = "mysql"
     transactional_ddl = False
     sqlglot_name = "mysql"
+    #: SQLAlchemy names the dialect "mariadb" when a URL says so (metadb's own say mysql).
+    sqlalchemy_names = ("mysql", "mariadb")
+    hash_comments = True
+    executable_comments = True
+    double_quoted_strings = True
     #: How ml-metadata stores a PROTO property here: the base64 text as bytes.
     mlmd_proto_storage = "base64-bytes"
 
     def engine_options(self, url: DatabaseURL, *, lock_timeout: float) -> dict[str, Any]:
         return {**SERVER_POOL_OPTIONS, "connect_args": {"connect_timeout": 10}}
+
+    @staticmethod
+    def server(conn: Connection) -> MysqlServer:
+        """Which server ``conn`` is connected to: MariaDB or MySQL, and its version.
+
+        SQLAlchemy reads both once per engine, on its first connection (``SELECT VERSION()``),
+        and keeps them on the engine's dialect: this reads that, no I/O. Called where MariaDB
+        and MySQL differ: :meth:`guard_sql`, :meth:`has_recursive_cte`, and the hints' live
+        facts (:mod:`metadb.hints.facts_mysql`).
+        """
+        version: list[int] = []
+        for part in conn.dialect.server_version_info or ():
+            if not isinstance(part, int):  # ("5.7.44-log": (5, 7, 44, "log"))
+                break
+            version.append(part)
+        mariadb = bool(getattr(conn.dialect, "is_mariadb", False))
+        return MysqlServer(mariadb=mariadb, version=tuple(version))
+
+    def has_recursive_cte(self, conn: Connection) -> bool:
+        # WITH RECURSIVE: MySQL 8.0.1, MariaDB 10.2.2.
+        server = self.server(conn)
+        return server.version >= ((10, 2, 2) if server.mariadb else (8, 0, 1))
 
     def mlmd_text_codec(self, mode: str) -> TextCodec | None:
         return MLMD_LATIN1 if check_mysql_text(mode) == "mlmd-latin1" else None
@@ -184,7 +225,7 @@ class MysqlDialect(Dialect):
             sql.append(f"SET SESSION lock_wait_timeout = {seconds}")
             sql.append(f"SET SESSION innodb_lock_wait_timeout = {seconds}")
         if statement_timeout > 0:
-            if conn.dialect.is_mariadb:  # type: ignore[attr-defined]
+            if self.server(conn).mariadb:
                 sql.append(f"SET SESSION max_statement_time = {statement_timeout:.6f}")
             else:
                 # MySQL's max_execution_time bounds SELECT statements only: DDL and DML in a
@@ -194,9 +235,7 @@ class MysqlDialect(Dialect):
 
     def unguard_sql(self, conn: Connection) -> list[str]:
         names = ["lock_wait_timeout", "innodb_lock_wait_timeout"]
-        names.append(
-            "max_statement_time" if conn.dialect.is_mariadb else "max_execution_time"  # type: ignore[attr-defined]
-        )
+        names.append("max_statement_time" if self.server(conn).mariadb else "max_execution_time")
         return [f"SET SESSION {name} = DEFAULT" for name in names]
 
     def lock_holders(self, conn: Connection, tables: Sequence[str]) -> str | None:

@@ -66,6 +66,9 @@ class PostgresqlDialect(Dialect):
     name = "postgresql"
     transactional_ddl = True
     sqlglot_name = "postgres"
+    sqlalchemy_names = ("postgresql",)
+    #: ml-metadata created its tables with unquoted names, which PostgreSQL folds to lower case.
+    mlmd_lower_case_names = True
     #: How ml-metadata stores a PROTO property here: the serialized bytes (bytea).
     mlmd_proto_storage = "raw"
 

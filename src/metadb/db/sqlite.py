@@ -49,6 +49,7 @@ class SqliteDialect(Dialect):
     name = "sqlite"
     transactional_ddl = True
     sqlglot_name = "sqlite"
+    sqlalchemy_names = ("sqlite",)
     #: How ml-metadata stores a PROTO property here: base64 text in a BLOB column.
     mlmd_proto_storage = "base64-text"
     mlmd_int_bits = 64

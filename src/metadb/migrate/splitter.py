@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlglot import Token, Tokenizer, TokenType
-from sqlglot.dialects import Dialect
+from sqlglot.dialects import Dialect as SqlglotDialect
 from sqlglot.errors import TokenError
+
+from metadb.db.dialect import Dialect, dialect_named
 
 __all__ = ["SqlSyntaxError", "Statement", "split_statements"]
 
-_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 _KINDS = frozenset({"TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"})
 # Words after CREATE that show the statement creates something without a body.
 _NOT_COMPOUND = frozenset({"BEGIN", "AS", "TABLE", "VIEW", "INDEX", "SCHEMA", "DATABASE"})
@@ -62,16 +63,19 @@ def split_statements(sql: str, dialect: str) -> list[Statement]:
     runs, as in mysqldump output) is kept, alone or next to a statement. Raises
     :class:`SqlSyntaxError` when the file cannot be split.
     """
-    name = _DIALECTS.get(dialect.lower())
-    if name is None:
-        raise ValueError(f"unknown SQL dialect {dialect!r}; expected sqlite, postgresql or mysql")
-    sqlglot_dialect = Dialect.get_or_raise(name)
+    try:
+        rules = dialect_named(dialect.lower())
+    except ValueError:
+        raise ValueError(
+            f"unknown SQL dialect {dialect!r}; expected sqlite, postgresql or mysql"
+        ) from None
+    sqlglot_dialect = SqlglotDialect.get_or_raise(rules.sqlglot_name)
     tokenizer = sqlglot_dialect.tokenizer_class(dialect=sqlglot_dialect)
     try:
         tokens = tokenizer.tokenize(sql)
     except TokenError as exc:
-        raise _tokenize_error(sql, tokenizer.tokens, name == "mysql") from exc
-    return _Splitter(sql, tokens, name == "mysql", tokenizer).run()
+        raise _tokenize_error(sql, tokenizer.tokens, rules) from exc
+    return _Splitter(sql, tokens, rules, tokenizer).run()
 
 
 def _word(tok: Token) -> str:
@@ -107,16 +111,16 @@ def _line_of(sql: str, pos: int) -> int:
     return sql.count("\n", 0, pos) + 1
 
 
-def _tokenize_error(sql: str, tokens: Sequence[Token], mysql: bool) -> SqlSyntaxError:
+def _tokenize_error(sql: str, tokens: Sequence[Token], rules: Dialect) -> SqlSyntaxError:
     """Point at the literal or comment sqlglot could not finish (it starts after the last token)."""
-    pos, _ = _trivia(sql, tokens[-1].end + 1 if tokens else 0, len(sql), mysql)
+    pos, _ = _trivia(sql, tokens[-1].end + 1 if tokens else 0, len(sql), rules.hash_comments)
     line, snippet = _line_of(sql, pos), sql[pos : pos + 40].split("\n", 1)[0]
     if snippet.startswith("/*"):
         return SqlSyntaxError(line, "unterminated /* comment: no closing */")
     if snippet[:1] == "$" and "$" in snippet[1:]:
         what, closer = "dollar-quoted string", snippet[: snippet.index("$", 1) + 1]
     elif snippet[:1] in ("'", '"', "`"):
-        quoted = snippet[0] == "`" or (snippet[0] == '"' and not mysql)
+        quoted = snippet[0] == "`" or (snippet[0] == '"' and not rules.double_quoted_strings)
         what, closer = ("quoted identifier" if quoted else "string literal"), snippet[0]
     else:
         return SqlSyntaxError(line, f"cannot tokenize the SQL starting {snippet!r}")
@@ -124,8 +128,8 @@ def _tokenize_error(sql: str, tokens: Sequence[Token], mysql: bool) -> SqlSyntax
 
 
 class _Splitter:
-    def __init__(self, sql: str, tokens: list[Token], mysql: bool, tokenizer: Tokenizer) -> None:
-        self.sql, self.tokens, self.mysql, self.tokenizer = sql, tokens, mysql, tokenizer
+    def __init__(self, sql: str, tokens: list[Token], rules: Dialect, tokenizer: Tokenizer) -> None:
+        self.sql, self.tokens, self.rules, self.tokenizer = sql, tokens, rules, tokenizer
         self.out: list[Statement] = []
         self._line_pos, self._line = 0, 1
 
@@ -181,10 +185,11 @@ class _Splitter:
 
     def _emit(self, first: int, stop: int, seg_start: int, seg_stop: int) -> None:
         start, end = (self.tokens[first].start, self._end(stop - 1)) if first < stop else (-1, -1)
-        if self.mysql and self.sql.find("/*!", seg_start, seg_stop) >= 0:
+        if self.rules.executable_comments and self.sql.find("/*!", seg_start, seg_stop) >= 0:
             # MySQL runs /*! ... */ comments: keep them even around or instead of the tokens.
-            _, lead = _trivia(self.sql, seg_start, start if start >= 0 else seg_stop, True)
-            _, trail = _trivia(self.sql, end, seg_stop, True) if start >= 0 else (0, [])
+            hashes = self.rules.hash_comments
+            _, lead = _trivia(self.sql, seg_start, start if start >= 0 else seg_stop, hashes)
+            _, trail = _trivia(self.sql, end, seg_stop, hashes) if start >= 0 else (0, [])
             if lead:
                 start, end = lead[0][0], max(end, lead[-1][1])
             if trail:
