@@ -51,6 +51,7 @@ from sqlalchemy import (
     union,
 )
 
+from metadb.db.dialect import dialect_of
 from metadb.errors import InvalidArgumentError, NotFoundError
 from metadb.store.filter_query import compile_filter
 from metadb.store.model import EventType, LineageDirection, LineageSubgraphQueryOptions
@@ -137,7 +138,7 @@ class LineageWalker:
         if not seen:
             raise NotFoundError(f"no {kind} matches the starting filter_query {query!r}")
         ending = options.ending_artifacts is not None or options.ending_executions is not None
-        several_hops = not ending and _has_recursive_cte(conn)
+        several_hops = not ending and dialect_of(conn).has_recursive_cte(conn)
         excluded: set[Node] = set()
         frontier, hops = set(seen), 0
         if ending:  # a starting node that is an ending node is not walked from either
@@ -312,15 +313,6 @@ def _walk_statement(
 def _number(value: int) -> ColumnElement[int]:
     """An integer written into the SQL: the CTE's column types then need no bound types."""
     return literal_column(str(value), Integer)
-
-
-def _has_recursive_cte(conn: Connection) -> bool:
-    """WITH RECURSIVE: on every PostgreSQL and SQLite metadb runs on, MySQL 8, MariaDB 10.2.2."""
-    dialect = conn.dialect
-    if dialect.name != "mysql":
-        return True
-    version = dialect.server_version_info or (0,)
-    return version >= ((10, 2, 2) if getattr(dialect, "is_mariadb", False) else (8, 0, 1))
 
 
 def _codes(kinds: frozenset[EventType]) -> list[int]:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect as SqlDialect
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
-from metadb.db.dialect import TextCodec, dialect_for
+from metadb.db.dialect import Dialect, TextCodec, dialect_for
 
 #: Ids and references to ids. The columns are INT on PostgreSQL and MySQL, but values are bound
 #: as BIGINT: SQLAlchemy's psycopg dialect casts each bound value to its column's type, and an
@@ -104,7 +104,9 @@ class _TextTypes:
         return Text() if self.codec is None else MlmdText(self.codec)
 
 
-def _property_table(metadata: MetaData, name: str, owner: str, text: _TextTypes) -> Table:
+def _property_table(
+    metadata: MetaData, name: str, owner: str, text: _TextTypes, proto: TypeEngine[Any]
+) -> Table:
     return Table(
         name,
         metadata,
@@ -115,8 +117,7 @@ def _property_table(metadata: MetaData, name: str, owner: str, text: _TextTypes)
         Column("double_value", Float(53)),
         Column("string_value", text.text()),
         Column("byte_value", LargeBinary),
-        # ml-metadata keeps base64 *text* here on SQLite: no binary processing there.
-        Column("proto_value", LargeBinary().with_variant(NullType(), "sqlite")),
+        Column("proto_value", proto),
         Column("bool_value", Boolean),
     )
 
@@ -136,13 +137,18 @@ def mlmd_tables(dialect: str, text_mode: str = "utf8mb4") -> MlmdTables:
     Raises:
         ConfigError: ``text_mode`` is not a text mode.
     """
-    return _build(dialect, dialect_for(dialect).mlmd_text_codec(text_mode))
+    rules = dialect_for(dialect)
+    return _build(rules, rules.mlmd_text_codec(text_mode))
 
 
 @cache
-def _build(dialect: str, codec: TextCodec | None) -> MlmdTables:
-    lower = dialect == "postgresql"
+def _build(dialect: Dialect, codec: TextCodec | None) -> MlmdTables:
+    lower = dialect.mlmd_lower_case_names
     text = _TextTypes(codec)
+    # Where ml-metadata keeps base64 *text* in the BLOB column (SQLite), no binary processing.
+    proto: TypeEngine[Any] = (
+        NullType() if dialect.mlmd_proto_storage == "base64-text" else LargeBinary()
+    )
 
     def n(name: str) -> str:
         return name.lower() if lower else name
@@ -244,7 +250,7 @@ def _build(dialect: str, codec: TextCodec | None) -> MlmdTables:
 
     def nodes(kind: str, node: Table) -> NodeTables:
         owner = f"{kind}_id"
-        properties = _property_table(md, n(f"{kind.capitalize()}Property"), owner, text)
+        properties = _property_table(md, n(f"{kind.capitalize()}Property"), owner, text, proto)
         return NodeTables(kind, node, properties, owner)
 
     return MlmdTables(
