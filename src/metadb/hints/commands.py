@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from metadb.config import load_settings
 from metadb.db.database import Database
+from metadb.db.dialect import dialect_for
 from metadb.errors import ConfigError, HintsFailedError
 from metadb.hints.facts import (
     DataCheck,
@@ -253,7 +254,7 @@ def check_statements(
 
 def facts_dialect(facts: LiveFacts) -> str:
     """sqlglot's name of the facts' dialect."""
-    return {"postgresql": "postgres"}.get(facts.name, facts.name)
+    return dialect_for(facts.name).sqlglot_name
 
 
 class _Checker:

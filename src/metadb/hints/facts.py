@@ -11,7 +11,8 @@ A :class:`LiveFacts` object answers two kinds of question for the rules:
 
 Subclasses: :class:`~metadb.hints.facts_postgresql.PostgresqlFacts`,
 :class:`~metadb.hints.facts_mysql.MysqlFacts` (and ``MariadbFacts``),
-:class:`~metadb.hints.facts_sqlite.SqliteFacts`, picked by :func:`open_facts`.
+:class:`~metadb.hints.facts_sqlite.SqliteFacts`, registered in :data:`FACTS` and picked by
+:func:`open_facts`.
 All queries run on one autocommit connection, so the check never holds a transaction (nor a
 metadata lock) that the migration would then wait for.
 """
@@ -24,12 +25,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+from metadb.db.dialect import DialectRegistry
+from metadb.db.urls import DIALECTS
 from metadb.hints.operations import Operation
 from metadb.hints.report import TIMED_OUT
 
@@ -341,16 +344,11 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-_REGISTRY: dict[str, type[LiveFacts]] = {}
-
-
-_F = TypeVar("_F", bound=type[LiveFacts])
-
-
-def register(cls: _F) -> _F:
-    """Class decorator: the facts class of the dialect ``cls.name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
+#: The :class:`LiveFacts` class of each dialect; each facts module registers its own.
+FACTS = DialectRegistry[type[LiveFacts]](
+    "live facts",
+    modules=[f"metadb.hints.facts_{name}" for name in DIALECTS],
+)
 
 
 def open_facts(conn: Connection, dialect: str) -> LiveFacts:
@@ -358,6 +356,4 @@ def open_facts(conn: Connection, dialect: str) -> LiveFacts:
 
     ``dialect`` is metadb's dialect name ("sqlite", "postgresql", "mysql").
     """
-    if dialect not in _REGISTRY:
-        from metadb.hints import facts_mysql, facts_postgresql, facts_sqlite  # noqa: F401
-    return _REGISTRY[dialect].open(conn)
+    return FACTS.get(dialect).open(conn)

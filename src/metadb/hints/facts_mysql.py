@@ -18,14 +18,15 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlglot import exp
 
+from metadb.db.mysql import MysqlDialect
 from metadb.hints.facts import (
+    FACTS,
     BudgetExceeded,
     LiveFacts,
     LockHolder,
     TableKey,
     TableSize,
     redact_literals,
-    register,
 )
 from metadb.hints.operations import Operation
 from metadb.hints.types import parse_type, widens
@@ -48,7 +49,7 @@ def _error_code(exc: DBAPIError) -> int | None:
     return args[0] if args and isinstance(args[0], int) else None
 
 
-@register
+@FACTS.register("mysql")
 class MysqlFacts(LiveFacts):
     name = "mysql"
     #: MySQL fills existing rows with the type's implicit default (0, '') instead of failing.
@@ -63,9 +64,8 @@ class MysqlFacts(LiveFacts):
 
     @classmethod
     def open(cls, conn: Connection) -> LiveFacts:
-        version = cls.read_version(conn)
-        facts_class = MariadbFacts if "mariadb" in version.lower() else MysqlFacts
-        facts = facts_class(conn, version)
+        facts_class = MariadbFacts if MysqlDialect.server(conn).mariadb else MysqlFacts
+        facts = facts_class(conn, cls.read_version(conn))
         facts.prepare()
         return facts
 

@@ -10,13 +10,13 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from metadb.hints.facts import (
+    FACTS,
     BudgetExceeded,
     LiveFacts,
     LockHolder,
     TableKey,
     TableSize,
     redact_literals,
-    register,
 )
 from metadb.hints.operations import Operation
 from metadb.hints.types import widens
@@ -35,7 +35,7 @@ def _regclass(table: TableKey) -> tuple[str, dict[str, Any]]:
     }
 
 
-@register
+@FACTS.register("postgresql")
 class PostgresqlFacts(LiveFacts):
     name = "postgresql"
 

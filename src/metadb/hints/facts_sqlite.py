@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from metadb.hints.facts import BudgetExceeded, LiveFacts, TableKey, TableSize, register
+from metadb.hints.facts import FACTS, BudgetExceeded, LiveFacts, TableKey, TableSize
 from metadb.hints.operations import Operation
 
 #: SQLite calls the progress handler every this many virtual-machine instructions.
@@ -32,7 +32,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in match.groups()) if match else (0, 0, 0)
 
 
-@register
+@FACTS.register("sqlite")
 class SqliteFacts(LiveFacts):
     name = "sqlite"
 
