@@ -12,11 +12,12 @@ URL to a :class:`SecretSink`; :meth:`VersionCredentials.revoke` drops it once no
   migration (this also re-grants on tables the migration created), reads
   :meth:`existing_versions`, and calls :meth:`revoke` for versions below N-1.
 
-What differs between databases lives in one class per dialect:
-:class:`~metadb.operator.credentials_postgresql.PostgresqlCredentials`,
-:class:`~metadb.operator.credentials_mysql.MysqlCredentials` and
-:class:`~metadb.operator.credentials_sqlite.SqliteCredentials` (not applicable), picked by
-:func:`credentials_for` from the dialect's name.
+What differs between databases lives in one class per dialect, registered in
+:data:`CREDENTIALS` and picked by :func:`credentials_for`:
+:class:`~metadb.operator.credentials_postgresql.PostgresqlCredentials` and
+:class:`~metadb.operator.credentials_mysql.MysqlCredentials` implement the hooks of
+:class:`LoginRoleCredentials`; :class:`~metadb.operator.credentials_sqlite.SqliteCredentials`
+answers "not applicable".
 
 Passwords never appear in logs, errors or return values: once written to the sink they are
 forgotten. Role names appear only in :class:`RevokeOutcome` (the operator's status) and never in
@@ -28,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,12 +39,16 @@ from sqlalchemy import Connection, String, literal
 from sqlalchemy.exc import DBAPIError
 
 from metadb.db import Database
+from metadb.db.dialect import DialectRegistry
+from metadb.db.urls import DIALECTS
 from metadb.errors import ConfigError, CredentialError
 
 __all__ = [
+    "CREDENTIALS",
     "DEFAULT_PROTECTED_TABLES",
     "PREFIX_PATTERN",
     "Credential",
+    "LoginRoleCredentials",
     "MigrationCredential",
     "RevokeOutcome",
     "SecretSink",
@@ -172,7 +178,7 @@ def generate_password() -> str:
     return secrets.token_urlsafe(_PASSWORD_BYTES)
 
 
-class VersionCredentials:
+class VersionCredentials(ABC):
     """Login roles ``<prefix>_v<N>`` on one database, and their secrets.
 
     ``database`` is an admin connection to the managed database itself (privileges are granted
@@ -188,8 +194,6 @@ class VersionCredentials:
         creds.revoke(1)                       # waits while a session of shop_app_v1 is open
     """
 
-    #: The dialect name this class serves (the registry key of :func:`credentials_for`).
-    dialect_name: ClassVar[str] = ""
     #: False where the database has no login roles (SQLite).
     applicable: ClassVar[bool] = True
 
@@ -219,6 +223,7 @@ class VersionCredentials:
             raise ConfigError(f"a schema version is 0 or more, not {version}")
         return f"{self.prefix}_v{version}"
 
+    @abstractmethod
     def ensure(self, version: int) -> Credential:
         """Make sure the role of ``version`` exists, can log in, has exactly the application's
         privileges, and has a secret. Idempotent: an existing role keeps its password (and its
@@ -230,6 +235,63 @@ class VersionCredentials:
             SecretStoreError: the secret could not be written.
             CredentialsNotApplicableError: on SQLite.
         """
+
+    @abstractmethod
+    def existing_versions(self) -> list[int]:
+        """The versions whose role exists on the server, ascending (found by the prefix)."""
+
+    @abstractmethod
+    def sessions(self, version: int) -> int:
+        """How many sessions (other than this one) are logged in as the role of ``version``."""
+
+    @abstractmethod
+    def revoke(self, version: int, *, kill_sessions: bool = False) -> RevokeOutcome:
+        """Drop the role of ``version`` and delete its secret, unless a session uses it.
+
+        While a session is logged in as the role, nothing is changed and the outcome says
+        ``waiting: N sessions use <user>`` (call again later). With ``kill_sessions=True`` those
+        sessions are terminated first. Logins are disabled before the final session count, so
+        a session cannot slip in between the check and the drop. A role that is already gone
+        counts as revoked (its secret is deleted if left over).
+
+        Raises:
+            CredentialError: the server refused a statement.
+            SecretStoreError: the secret could not be deleted.
+        """
+
+    # -- used by metadb db init ------------------------------------------------------------
+
+    @abstractmethod
+    def create_database_if_missing(self, admin: Database) -> bool:
+        """Create this database (the one :attr:`database` points at) through ``admin``, a
+        connection to the server's administrative database, unless it exists; return whether
+        it was created. Called by ``metadb db init``.
+
+        Raises:
+            CredentialError: the server refused (the admin may not create databases).
+        """
+
+    @abstractmethod
+    def ensure_migration_role(self, user: str) -> MigrationCredential:
+        """Make sure role ``user`` exists and may run DDL on this database (it owns it on
+        PostgreSQL; ALL PRIVILEGES on it on MySQL), with a secret. Idempotent like
+        :meth:`ensure`.
+
+        Raises:
+            CredentialError, SecretStoreError: as :meth:`ensure`.
+        """
+
+    def url_for(self, user: str, password: str) -> str:
+        """The admin URL with ``user`` and ``password`` in place of the admin's."""
+        url = self.database.url.url.set(username=user, password=password)
+        return url.render_as_string(hide_password=False)
+
+
+class LoginRoleCredentials(VersionCredentials):
+    """:class:`VersionCredentials` on a server with login roles (PostgreSQL, MySQL): the steps
+    every such server shares, over the hooks below that each dialect's class implements."""
+
+    def ensure(self, version: int) -> Credential:
         user = self.username(version)
         existing_secret = self.sink.find(database=self.database_name, version=version)
         with self._admin("creating or granting the login role", version) as conn:
@@ -261,30 +323,16 @@ class VersionCredentials:
         return Credential(version, user, secret, created=not exists)
 
     def existing_versions(self) -> list[int]:
-        """The versions whose role exists on the server, ascending (found by the prefix)."""
         with self._admin("listing login roles", None) as conn:
             names = self._role_names(conn)
         found = (self._name.fullmatch(name) for name in names)
         return sorted({int(match[1]) for match in found if match})
 
     def sessions(self, version: int) -> int:
-        """How many sessions (other than this one) are logged in as the role of ``version``."""
         with self._admin("counting sessions", version) as conn:
             return self._count_sessions(conn, self.username(version))
 
     def revoke(self, version: int, *, kill_sessions: bool = False) -> RevokeOutcome:
-        """Drop the role of ``version`` and delete its secret, unless a session uses it.
-
-        While a session is logged in as the role, nothing is changed and the outcome says
-        ``waiting: N sessions use <user>`` (call again later). With ``kill_sessions=True`` those
-        sessions are terminated first. Logins are disabled before the final session count, so
-        a session cannot slip in between the check and the drop. A role that is already gone
-        counts as revoked (its secret is deleted if left over).
-
-        Raises:
-            CredentialError: the server refused a statement.
-            SecretStoreError: the secret could not be deleted.
-        """
         user = self.username(version)
         killed = 0
         with self._admin("revoking the login role", version) as conn:
@@ -312,16 +360,7 @@ class VersionCredentials:
         message = f"revoked {user}" + (f" after terminating {killed} sessions" if killed else "")
         return RevokeOutcome(version, user, True, killed, message)
 
-    # -- used by metadb db init ------------------------------------------------------------
-
     def create_database_if_missing(self, admin: Database) -> bool:
-        """Create this database (the one :attr:`database` points at) through ``admin``, a
-        connection to the server's administrative database, unless it exists; return whether
-        it was created. Called by ``metadb db init``.
-
-        Raises:
-            CredentialError: the server refused (the admin may not create databases).
-        """
         name = self.database.url.database
         if not name:
             raise ConfigError(f"{self.database.url.masked()} names no database")
@@ -331,17 +370,11 @@ class VersionCredentials:
         except DBAPIError as exc:
             raise self._error(exc, "creating the database", None) from exc
 
+    @abstractmethod
     def _create_database(self, conn: Connection, name: str) -> bool:
-        raise NotImplementedError
+        """Create database ``name`` on ``conn`` (autocommit) unless it exists; whether it did."""
 
     def ensure_migration_role(self, user: str) -> MigrationCredential:
-        """Make sure role ``user`` exists and may run DDL on this database (it owns it on
-        PostgreSQL; ALL PRIVILEGES on it on MySQL), with a secret. Idempotent like
-        :meth:`ensure`.
-
-        Raises:
-            CredentialError, SecretStoreError: as :meth:`ensure`.
-        """
         validate_role_name(user, what="migration role name")
         existing_secret = self.sink.find_migration(database=self.database_name)
         with self._admin("creating the migration role", None) as conn:
@@ -362,50 +395,54 @@ class VersionCredentials:
         )
         return MigrationCredential(user, secret, created=not exists)
 
-    def url_for(self, user: str, password: str) -> str:
-        """The admin URL with ``user`` and ``password`` in place of the admin's."""
-        url = self.database.url.url.set(username=user, password=password)
-        return url.render_as_string(hide_password=False)
-
     # -- what each dialect provides --------------------------------------------------------
 
+    @abstractmethod
     def _role_exists(self, conn: Connection, user: str) -> bool:
-        raise NotImplementedError
+        """Whether the login role ``user`` exists on the server."""
 
+    @abstractmethod
     def _password_sql(
         self, conn: Connection, user: str, password: str, *, create: bool
     ) -> tuple[str, str]:
         """The statement that creates the login role with ``password`` (``create``) or gives
         it a new one, and the literal in it that must never be shown."""
-        raise NotImplementedError
 
     def _after_password(self, conn: Connection, user: str) -> None:
         """Called after a new password was set on an existing role."""
 
+    @abstractmethod
     def _grant(self, conn: Connection, user: str) -> None:
-        raise NotImplementedError
+        """Give ``user`` exactly :attr:`privileges` on the application's tables (and withdraw
+        the others), covering tables created since the last call."""
 
+    @abstractmethod
     def _grant_migration(self, conn: Connection, user: str) -> None:
-        raise NotImplementedError
+        """Let the migration role ``user`` run DDL on this database."""
 
+    @abstractmethod
     def _role_names(self, conn: Connection) -> list[str]:
         """Names of the roles that start with the prefix."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _count_sessions(self, conn: Connection, user: str) -> int:
-        raise NotImplementedError
+        """How many sessions other than ``conn``'s are logged in as ``user``."""
 
+    @abstractmethod
     def _disable_login(self, conn: Connection, user: str) -> None:
-        raise NotImplementedError
+        """Refuse new logins as ``user`` (sessions already open stay)."""
 
+    @abstractmethod
     def _enable_login(self, conn: Connection, user: str) -> None:
-        raise NotImplementedError
+        """Accept logins as ``user`` again."""
 
+    @abstractmethod
     def _terminate_sessions(self, conn: Connection, user: str) -> int:
-        raise NotImplementedError
+        """End every other session logged in as ``user``; how many were ended."""
 
+    @abstractmethod
     def _drop_role(self, conn: Connection, user: str) -> None:
-        raise NotImplementedError
+        """Drop the login role ``user`` (and what it owns)."""
 
     # -- helpers for the dialect classes ---------------------------------------------------
 
@@ -489,13 +526,11 @@ def _waiting(version: int, user: str, count: int) -> RevokeOutcome:
     return RevokeOutcome(version, user, False, count, f"waiting: {count} sessions use {user}")
 
 
-_REGISTRY: dict[str, type[VersionCredentials]] = {}
-
-
-def register(cls: type[VersionCredentials]) -> type[VersionCredentials]:
-    """Class decorator: make ``cls`` the credentials class of ``cls.dialect_name``."""
-    _REGISTRY[cls.dialect_name] = cls
-    return cls
+#: The :class:`VersionCredentials` class of each dialect; each dialect's module registers its own.
+CREDENTIALS = DialectRegistry[type[VersionCredentials]](
+    "per-version credentials",
+    modules=[f"metadb.operator.credentials_{name}" for name in DIALECTS],
+)
 
 
 def credentials_for(
@@ -521,16 +556,7 @@ def credentials_for(
     Example: ``credentials_for(db, prefix="shop_app", sink=FileSecretSink("s"),
     database_name="shop").ensure(1)``.
     """
-    name = database.url.dialect
-    if name not in _REGISTRY:
-        # Imported here so that each dialect module registers itself (and importing
-        # metadb.operator.credentials stays cheap).
-        from metadb.operator import (  # noqa: F401
-            credentials_mysql,
-            credentials_postgresql,
-            credentials_sqlite,
-        )
-    cls = _REGISTRY[name]
+    cls = CREDENTIALS.get(database.dialect)
     return cls(
         database,
         prefix=prefix,

@@ -14,7 +14,7 @@ from typing import ClassVar
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from metadb.operator.credentials import APPLICATION_PRIVILEGES, VersionCredentials, register
+from metadb.operator.credentials import APPLICATION_PRIVILEGES, CREDENTIALS, LoginRoleCredentials
 
 #: ER_NO_SUCH_THREAD: the session ended before KILL reached it.
 _NO_SUCH_THREAD = 1094
@@ -22,11 +22,10 @@ _NO_SUCH_THREAD = 1094
 _KILL_WAIT = 5.0
 
 
-@register
-class MysqlCredentials(VersionCredentials):
+@CREDENTIALS.register("mysql")
+class MysqlCredentials(LoginRoleCredentials):
     """Accounts are server-wide; the application's privileges are on the managed database."""
 
-    dialect_name = "mysql"
     #: The host part of every account metadb creates.
     account_host: ClassVar[str] = "%"
 

@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from metadb.operator.credentials import APPLICATION_PRIVILEGES, VersionCredentials, register
+from metadb.operator.credentials import APPLICATION_PRIVILEGES, CREDENTIALS, LoginRoleCredentials
 
 #: How long pg_terminate_backend waits for each session to end, in milliseconds.
 _TERMINATE_WAIT_MS = 5000
 
 
-@register
-class PostgresqlCredentials(VersionCredentials):
+@CREDENTIALS.register("postgresql")
+class PostgresqlCredentials(LoginRoleCredentials):
     """Roles are cluster-wide; privileges are granted in the managed database's current schema
     (the first schema of the admin's search_path that exists, normally ``public``).
 
@@ -26,8 +26,6 @@ class PostgresqlCredentials(VersionCredentials):
     UPDATE and DELETE on every table, USAGE and SELECT on every sequence, and only SELECT on
     the :attr:`protected_tables` (the migration engine's tables).
     """
-
-    dialect_name = "postgresql"
 
     def _create_database(self, conn: Connection, name: str) -> bool:
         exists = conn.execute(

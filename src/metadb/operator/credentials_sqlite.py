@@ -11,17 +11,16 @@ from pathlib import Path
 from metadb.db import Database
 from metadb.errors import CredentialsNotApplicableError
 from metadb.operator.credentials import (
+    CREDENTIALS,
     Credential,
     MigrationCredential,
     RevokeOutcome,
     VersionCredentials,
-    register,
 )
 
 
-@register
+@CREDENTIALS.register("sqlite")
 class SqliteCredentials(VersionCredentials):
-    dialect_name = "sqlite"
     applicable = False
 
     def ensure(self, version: int) -> Credential:

@@ -15,20 +15,20 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from metadb.db.database import Database
+from metadb.db.dialect import DialectRegistry
 from metadb.operator.metrics import OperatorMetrics, SqlSample
 from metadb.operator.resources import DataMetricsSpec, SqlMetricSpec
 
 
 class TableStatistics(ABC):
-    """How one database family reports table sizes and next ids."""
-
-    dialect: ClassVar[str]
+    """How one database family reports table sizes and next ids (one subclass per dialect,
+    registered in :data:`STATISTICS`)."""
 
     @abstractmethod
     def estimated_rows(self, conn: Connection) -> dict[str, float]:
@@ -48,9 +48,12 @@ class TableStatistics(ABC):
                 transaction.rollback()
 
 
-class PostgresqlStatistics(TableStatistics):
-    dialect = "postgresql"
+#: The :class:`TableStatistics` class of each dialect.
+STATISTICS = DialectRegistry[type[TableStatistics]]("data-metrics statistics")
 
+
+@STATISTICS.register("postgresql")
+class PostgresqlStatistics(TableStatistics):
     def estimated_rows(self, conn: Connection) -> dict[str, float]:
         # reltuples is -1 until the table is first analyzed; the statistics collector's live
         # tuple count stands in until then.
@@ -85,9 +88,8 @@ class PostgresqlStatistics(TableStatistics):
         return result
 
 
+@STATISTICS.register("mysql")
 class MysqlStatistics(TableStatistics):
-    dialect = "mysql"
-
     def _tables(self, conn: Connection) -> list[Any]:
         return list(
             conn.execute(
@@ -115,10 +117,9 @@ class MysqlStatistics(TableStatistics):
             conn.rollback()
 
 
+@STATISTICS.register("sqlite")
 class SqliteStatistics(TableStatistics):
     """SQLite keeps no row estimates: tables are counted (fine at the sizes SQLite serves)."""
-
-    dialect = "sqlite"
 
     def _tables(self, conn: Connection) -> list[str]:
         rows = conn.execute(
@@ -164,13 +165,9 @@ class SqliteStatistics(TableStatistics):
             conn.commit()
 
 
-_STATISTICS: dict[str, TableStatistics] = {
-    s.dialect: s for s in (PostgresqlStatistics(), MysqlStatistics(), SqliteStatistics())
-}
-
-
 def statistics_for(dialect: str) -> TableStatistics:
-    return _STATISTICS[dialect]
+    """How the database of ``dialect`` (metadb's name) reports table sizes and next ids."""
+    return STATISTICS.get(dialect)()
 
 
 def collect(

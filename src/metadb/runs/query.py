@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, exists, not_, or_, select
 from sqlalchemy import func as sql_func
 
+from metadb.db.dialect import DialectRegistry, dialect_of
 from metadb.errors import InvalidArgumentError
 from metadb.runs import filters as f
 from metadb.runs import tables as t
@@ -161,14 +162,17 @@ class _SqliteWalkingSemiJoins(SqliteSemiJoins):
         return ids.in_(listed)
 
 
-#: The semi-join writers by SQLAlchemy dialect name; others use :class:`SemiJoins`.
-_SEMI_JOINS: dict[str, SemiJoins] = {"sqlite": SqliteSemiJoins()}
 SEMI_JOINS = SemiJoins()
+#: The semi-join writer of each dialect.
+SEMI_JOIN_WRITERS = DialectRegistry[SemiJoins]("semi-join writer")
+SEMI_JOIN_WRITERS.add("sqlite", SqliteSemiJoins())
+SEMI_JOIN_WRITERS.add("postgresql", SEMI_JOINS)
+SEMI_JOIN_WRITERS.add("mysql", SEMI_JOINS)
 
 
 def semi_joins_for(conn: Connection) -> SemiJoins:
     """The semi-join writer for the database ``conn`` is connected to."""
-    return _SEMI_JOINS.get(conn.dialect.name, SEMI_JOINS)
+    return SEMI_JOIN_WRITERS.get(dialect_of(conn))
 
 
 def where(
