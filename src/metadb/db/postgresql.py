@@ -247,14 +247,19 @@ class PostgresqlDialect(Dialect):
         )
 
     def create_database(self, conn: Connection, name: str) -> None:
-        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-            f'CREATE DATABASE "{name}"'
-        )
+        _autocommit(conn).exec_driver_sql(f'CREATE DATABASE "{name}"')
 
     def drop_database(self, conn: Connection, name: str) -> None:
-        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        )
+        _autocommit(conn).exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _autocommit(conn: Connection) -> Connection:
+    """``conn`` switched to AUTOCOMMIT (CREATE/DROP DATABASE cannot run in a transaction),
+    unless it is already: SQLAlchemy refuses the switch once the connection has run a
+    statement."""
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return conn
+    return conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 register(PostgresqlDialect())
