@@ -10,6 +10,7 @@ test checks whichever answer the dialect gives.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import uuid
 from collections.abc import Iterator
@@ -28,10 +29,10 @@ from sqlalchemy import (
     Text,
     case,
     func,
-    inspect,
     select,
     update,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 
 import metadb
@@ -141,7 +142,7 @@ def test_ddl_rolls_back_exactly_where_transactional_ddl_says(db: Database):
     with db.connect() as conn, pytest.raises(RuntimeError), db.dialect.begin_write(conn):
         conn.exec_driver_sql("CREATE TABLE contract_ddl (id INTEGER PRIMARY KEY)")
         raise RuntimeError("the step failed")
-    created = "contract_ddl" in inspect(db.engine).get_table_names()
+    created = "contract_ddl" in sa_inspect(db.engine).get_table_names()
     assert created is not db.dialect.transactional_ddl
 
 
@@ -375,7 +376,7 @@ def test_mlmd_table_names_match_what_the_schema_creates(database_url: str, backe
     metadb.connect(database_url).close()  # migrates: ml-metadata's schema, as it names tables
     db = Database.from_url(database_url)
     try:
-        present = set(inspect(db.engine).get_table_names())
+        present = set(sa_inspect(db.engine).get_table_names())
     finally:
         db.dispose()
     tables = mlmd_tables(backend)
@@ -432,4 +433,7 @@ def test_every_registry_serves_every_dialect():
     } <= set(registries)
     for feature, registry in registries.items():
         assert registry.names() == set(DIALECTS), feature
+        for name in DIALECTS:  # a class registered implements every abstract method
+            entry = registry.get(name)
+            assert not (isinstance(entry, type) and inspect.isabstract(entry)), (feature, name)
     assert [dialect.name for dialect in iter_dialects()] == list(DIALECTS)

@@ -132,7 +132,8 @@ class Dialect(ABC):
         :data:`~metadb.db.urls.MYSQL_TEXT_MODES`), or None when strings go as they are.
 
         Only MySQL has a mode that converts: ml-metadata stores proper UTF-8 on SQLite and
-        PostgreSQL, so every mode is the same there.
+        PostgreSQL, so every mode is the same there. Called by
+        :func:`metadb.store.tables.mlmd_tables`.
 
         Raises:
             ConfigError: ``mode`` is not a text mode.
@@ -141,7 +142,9 @@ class Dialect(ABC):
         return None
 
     def begin_write(self, conn: Connection) -> AbstractContextManager[Any]:
-        """Open the transaction that one migration step runs in (SQLite: BEGIN IMMEDIATE)."""
+        """Open a write transaction that takes the write lock up front where the database
+        has one (SQLite: BEGIN IMMEDIATE). Called by the migration runner for each step, the
+        metadata store's write sessions and the backfill runner."""
         return conn.begin()
 
     def begin_serializable(self, conn: Connection) -> AbstractContextManager[Any]:
@@ -157,7 +160,8 @@ class Dialect(ABC):
 
     def is_retryable(self, exc: BaseException) -> bool:
         """Whether a driver error means the transaction lost a race and can simply run again
-        (a serialization failure, a deadlock, a lock wait that gave up)."""
+        (a serialization failure, a deadlock, a lock wait that gave up). Called by the
+        backfill runner, which then runs the batch again."""
         return self.is_lock_timeout(exc)
 
     def session_lock(self, conn: Connection, name: str) -> AbstractContextManager[None]:
@@ -224,7 +228,8 @@ class Dialect(ABC):
 
     def lock_holders(self, conn: Connection, tables: Sequence[str]) -> str | None:
         """Who holds locks on ``tables`` (or may, where the server cannot tell), for the
-        message of a statement that gave up waiting; None when unknown."""
+        message of a statement that gave up waiting; None when unknown. Called by the
+        migration guards and by ``metadb hints``."""
         return None
 
     def json_member(self, document: ColumnElement[Any], key: str) -> JsonMember | None:
@@ -236,29 +241,35 @@ class Dialect(ABC):
 
     @abstractmethod
     def is_auth_failure(self, exc: BaseException) -> bool:
-        """Whether a driver error raised while connecting means bad credentials."""
+        """Whether a driver error raised while connecting means bad credentials. Called by
+        :meth:`Database.translate_connect_error <metadb.db.database.Database>`."""
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
-        """Whether a driver error means a lock wait gave up."""
+        """Whether a driver error means a lock wait gave up. Called by the migration runner
+        and the operator's reconcile loop to say so in their messages."""
         return False
 
     def reserve_ids(self, conn: Connection, table: Table, count: int) -> int | None:
         """The first of ``count`` consecutive new ids of ``table`` that the caller may insert
         explicitly in this write transaction, or None where the database hands out ids itself
-        (then rows are inserted with RETURNING, or one by one reading lastrowid)."""
+        (then rows are inserted with RETURNING, or one by one reading lastrowid). Called by the
+        metadata store's batched inserts (:mod:`metadb.store.session`)."""
         return None
 
     @abstractmethod
     def insert_ignoring_duplicates(self, table: Table) -> Insert:
-        """An INSERT that skips rows violating a unique key instead of failing."""
+        """An INSERT that skips rows violating a unique key instead of failing. Called by the
+        metadata store's links, the backfill state table and the built-in backfills."""
 
     @abstractmethod
     def create_database(self, conn: Connection, name: str) -> None:
-        """Create a database on the server ``conn`` is connected to (tests, ``db init``)."""
+        """Create a database on the server ``conn`` is connected to (SQLite: ``name`` is a
+        file path). Called by the test fixtures (tests/conftest.py)."""
 
     @abstractmethod
     def drop_database(self, conn: Connection, name: str) -> None:
-        """Drop a database if it exists, ending its sessions where the server needs that."""
+        """Drop a database if it exists, ending its sessions where the server needs that.
+        Called by the test fixtures (tests/conftest.py)."""
 
 
 def whoami() -> str:
