@@ -38,13 +38,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
+from metadb.clock import utcnow
+from metadb.config import DEFAULT_MIGRATIONS_TABLE
+from metadb.db.urls import DatabaseURL
+
 _ERROR_LIMIT = 16_000
 _Timestamp = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 _Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def version_table_name(url: DatabaseURL, table: str | None = None) -> str:
+    """The version table a run on ``url`` uses: ``table`` if given, else the URL's
+    ``x-migrations-table``, else :data:`~metadb.config.DEFAULT_MIGRATIONS_TABLE`."""
+    return table or url.migrations_table or DEFAULT_MIGRATIONS_TABLE
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -71,7 +77,7 @@ class VersionState:
 class VersionTable:
     """golang-migrate's ``schema_migrations`` table (the name is configurable)."""
 
-    def __init__(self, name: str = "schema_migrations") -> None:
+    def __init__(self, name: str = DEFAULT_MIGRATIONS_TABLE) -> None:
         self.name = name
         self.table = Table(
             name,
@@ -107,6 +113,8 @@ class VersionTable:
 
 @dataclass(frozen=True)
 class HistoryRow:
+    """One application of a migration file, as the history table keeps it."""
+
     id: int
     version: int
     name: str

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy import Connection, String, literal
 from sqlalchemy.exc import DBAPIError
 
+from metadb.config import DEFAULT_MIGRATIONS_TABLE
 from metadb.db import Database
 from metadb.errors import ConfigError, CredentialError
 
@@ -83,7 +84,11 @@ def validate_privileges(privileges: Sequence[str]) -> tuple[str, ...]:
 #: Tables the application role may read but not write: the migration engine's bookkeeping
 #: (golang-migrate's version table, metadb's history, Alembic's version table). PostgreSQL only;
 #: see docs/credentials.md for MySQL.
-DEFAULT_PROTECTED_TABLES = ("schema_migrations", "schema_migrations_history", "alembic_version")
+DEFAULT_PROTECTED_TABLES = (
+    DEFAULT_MIGRATIONS_TABLE,
+    f"{DEFAULT_MIGRATIONS_TABLE}_history",
+    "alembic_version",
+)
 
 #: Password length in bytes of randomness (the URL-safe text is 4/3 as long).
 _PASSWORD_BYTES = 24
