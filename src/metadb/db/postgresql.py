@@ -244,9 +244,16 @@ class PostgresqlDialect(Dialect):
         )
 
     def create_database(self, conn: Connection, name: str) -> None:
+        quoted = conn.dialect.identifier_preparer.quote_identifier(name)
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-            f'CREATE DATABASE "{name}"'
+            f"CREATE DATABASE {quoted}"
         )
+
+    def database_exists(self, conn: Connection, name: str) -> bool:
+        found = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first()
+        return found is not None
 
     def drop_database(self, conn: Connection, name: str) -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(

@@ -332,12 +332,9 @@ class VersionCredentials:
             raise ConfigError(f"{self.database.url.masked()} names no database")
         try:
             with admin.connect(autocommit=True) as conn:
-                return self._create_database(conn, name)
+                return admin.dialect.create_database_if_missing(conn, name)
         except DBAPIError as exc:
             raise self._error(exc, "creating the database", None) from exc
-
-    def _create_database(self, conn: Connection, name: str) -> bool:
-        raise NotImplementedError
 
     def ensure_migration_role(self, user: str) -> MigrationCredential:
         """Make sure role ``user`` exists and may run DDL on this database (it owns it on
