@@ -243,15 +243,6 @@ class HistoryTable:
         rows = conn.execute(select(t.c.version, t.c.checksum).where(t.c.id.in_(latest)))
         return {int(r.version): r.checksum for r in rows if r.checksum}
 
-    def last_for_version(self, conn: Connection, version: int) -> HistoryRow | None:
-        if not self.exists(conn):
-            return None
-        t = self.table
-        row = conn.execute(
-            select(t).where(t.c.version == version).order_by(t.c.id.desc()).limit(1)
-        ).first()
-        return None if row is None else self._row(row._mapping)
-
     @staticmethod
     def _row(m: Any) -> HistoryRow:
         return HistoryRow(
