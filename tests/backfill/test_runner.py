@@ -139,7 +139,7 @@ def test_two_runners_and_a_run_writer_never_duplicate_annotations_or_fail(
     initial = 400
     add_plain_runs(mdb, initial)
     errors: list[BaseException] = []
-    reports: list[backfill.RunReport] = []
+    reports: list[backfill.BackfillReport] = []
     start = threading.Barrier(3)
 
     def runner() -> None:

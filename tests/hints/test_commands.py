@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from metadb import migrate
 from metadb.cli.main import app
 from metadb.errors import ConfigError, HintsFailedError
-from metadb.hints import TIMED_OUT, HintSettings, check_pending
+from metadb.hints import TIMED_OUT, HintSettings, check_pending, migrate_plan, migrate_up
 from metadb.migrate import MigrateConfig
 from tests.hints.conftest import CheckSql, execute, finding, make_items, scalar
 
@@ -58,10 +58,12 @@ def test_up_refuses_on_an_error_finding_naming_it_and_changes_nothing(
     database_url: str, backend: str, source
 ):
     make_items(database_url, backend, rows=20, duplicate_codes=3)
-    config = MigrateConfig(database=database_url, source=source(FAILS), lock_timeout=10)
+    config = MigrateConfig(
+        database=database_url, source=source(FAILS), lock_timeout=10, hint_settings=QUICK
+    )
 
     with pytest.raises(HintsFailedError) as caught:
-        migrate.up(config, hint_settings=QUICK)
+        migrate_up(config)
 
     message = str(caught.value)
     assert "[unique-duplicates]" in message and "000001_change.up.sql:2" in message
@@ -76,12 +78,15 @@ def test_ignore_hint_lets_up_run_a_migration_the_check_cannot_judge(
 ):
     make_items(database_url, backend, rows=20, duplicate_codes=3)
     config = MigrateConfig(
-        database=database_url, source=source(DEDUPLICATE_THEN_INDEX), lock_timeout=10
+        database=database_url,
+        source=source(DEDUPLICATE_THEN_INDEX),
+        lock_timeout=10,
+        hint_settings=QUICK,
     )
 
     with pytest.raises(HintsFailedError):
-        migrate.up(config, hint_settings=QUICK)
-    report = migrate.up(config, ignore_hints=["unique-duplicates"], hint_settings=QUICK)
+        migrate_up(config)
+    report = migrate_up(config, ignore_hints=["unique-duplicates"])
 
     assert report.version_after == 1
     assert scalar(database_url, "SELECT COUNT(*) FROM items WHERE code = 'dup'") == 1
@@ -93,14 +98,14 @@ def test_no_hints_skips_the_check(database_url: str, backend: str, source):
         database=database_url, source=source(DEDUPLICATE_THEN_INDEX), lock_timeout=10
     )
 
-    assert migrate.up(config, hints=False).version_after == 1
+    assert migrate_up(config, hints=False).version_after == 1
 
 
 def test_ignoring_a_rule_that_does_not_exist_is_a_usage_error(database_url: str, source):
     config = MigrateConfig(database=database_url, source=source("SELECT 1;"))
 
     with pytest.raises(ConfigError, match="no-such-rule: no such rule"):
-        migrate.up(config, ignore_hints=["no-such-rule"])
+        migrate_up(config, ignore_hints=["no-such-rule"])
 
 
 def test_up_with_steps_checks_only_the_migrations_it_would_run(
@@ -113,18 +118,18 @@ def test_up_with_steps_checks_only_the_migrations_it_would_run(
     (root / "1_add.down.sql").write_text("SELECT 1;")
     (root / "2_unique.up.sql").write_text("CREATE UNIQUE INDEX items_code ON items (code);")
     (root / "2_unique.down.sql").write_text("SELECT 1;")
-    config = MigrateConfig(database=database_url, source=root, lock_timeout=10)
+    config = MigrateConfig(database=database_url, source=root, lock_timeout=10, hint_settings=QUICK)
 
-    assert migrate.up(config, 1, hint_settings=QUICK).version_after == 1
+    assert migrate_up(config, 1).version_after == 1
     with pytest.raises(HintsFailedError):
-        migrate.up(config, hint_settings=QUICK)
+        migrate_up(config)
 
 
 def test_plan_shows_the_hints_under_each_statement(database_url: str, backend: str, source):
     make_items(database_url, backend, rows=20, duplicate_codes=3)
-    config = MigrateConfig(database=database_url, source=source(FAILS))
+    config = MigrateConfig(database=database_url, source=source(FAILS), hint_settings=QUICK)
 
-    plan = migrate.plan(config, hint_settings=QUICK)
+    plan = migrate_plan(config)
 
     first, second = plan.steps[0].statements
     assert first.hints == []
@@ -254,7 +259,7 @@ def test_a_target_below_the_current_version_checks_the_down_files_that_would_run
     (root / "000002_nothing.up.sql").write_text("SELECT 1;\n")
     (root / "000002_nothing.down.sql").write_text("SELECT 1;\n")
     config = MigrateConfig(database=database_url, source=root)
-    migrate.up(config, hints=False)
+    migrate.up(config)  # no hints check
 
     down_to_zero = check_pending(config, settings=QUICK, target=0)
     staying = check_pending(config, settings=QUICK, target=2)

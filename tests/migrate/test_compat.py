@@ -184,7 +184,7 @@ def test_create_index_concurrently_needs_and_gets_no_transaction(
         write_source({**base, "2_ix.up.sql": index, "2_ix.down.sql": "DROP INDEX ix_users_name;"}),
     )
     with pytest.raises(MigrationFailedError, match="cannot run inside a transaction block"):
-        migrate.up(in_transaction, hints=False)  # the hints would refuse it before it runs
+        migrate.up(in_transaction)  # no hints check: it would refuse it before it runs
     assert migrate.version(in_transaction) == migrate.VersionState(1, False)
 
     outside = config(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
@@ -95,6 +96,31 @@ def test_init_creates_the_database_and_both_roles(server: Server, tmp_path: Path
     finally:
         migrator.dispose()
         app_db.dispose()
+
+
+#: How each server names the character set of a database's text, and what db init must give.
+_CHARSET = {
+    "postgresql": (
+        "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = :n",
+        "UTF8",
+    ),
+    "mysql": (
+        "SELECT default_character_set_name FROM information_schema.schemata "
+        "WHERE schema_name = :n",
+        "utf8mb4",
+    ),
+}
+
+
+def test_init_creates_the_database_as_the_test_suite_does_with_utf8_text(
+    server: Server, tmp_path: Path
+):
+    _init(server, tmp_path / "secrets")
+
+    query, expected = _CHARSET[server.admin.url.dialect]
+    with server.admin.connect() as conn:
+        charset = conn.execute(text(query), {"n": server.database}).scalar_one()
+    assert charset == expected  # MySQL's server default (latin1 on older ones) is not enough
 
 
 def test_a_second_init_changes_nothing_and_a_migrated_database_gets_its_version_role(

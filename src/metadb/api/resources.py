@@ -19,14 +19,12 @@ from metadb.db.database import Database
 from metadb.db.urls import DatabaseURL, parse_database_url
 from metadb.errors import DatabaseError, SchemaOutOfDateError
 from metadb.migrate.source import MigrationSource, load_source
-from metadb.migrate.tables import VersionState, VersionTable
+from metadb.migrate.tables import VersionState, VersionTable, version_table_name
 from metadb.runs.store import RunStore
 from metadb.store.connect import connect
 from metadb.store.metadata_store import MetadataStore
 
 log = logging.getLogger("metadb.api")
-
-DEFAULT_VERSION_TABLE = "schema_migrations"
 
 
 @dataclass
@@ -82,7 +80,7 @@ def open_resources(settings: ServeSettings) -> ServerResources:
             store=store,
             runs=RunStore(store.database),
             source=load_source(None, url.dialect),
-            version_table=VersionTable(url.migrations_table or DEFAULT_VERSION_TABLE),
+            version_table=VersionTable(version_table_name(url)),
         )
     except BaseException:
         store.close()

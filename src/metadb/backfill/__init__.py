@@ -9,8 +9,8 @@ in :mod:`metadb.backfill.definition`; docs/backfills.md has the whole story.
 from __future__ import annotations
 
 from metadb.backfill.commands import (
+    BackfillReport,
     BackgroundBackfills,
-    RunReport,
     Verification,
     backfill_status,
     list_backfills,
@@ -35,6 +35,7 @@ __all__ = [
     "SYSTEM_BACKFILLS",
     "Backfill",
     "BackfillFailedError",
+    "BackfillReport",
     "BackfillReporter",
     "BackfillResult",
     "BackfillRunner",
@@ -44,7 +45,6 @@ __all__ = [
     "BatchInfo",
     "BatchSizing",
     "RetryPolicy",
-    "RunReport",
     "UnknownBackfillError",
     "Verification",
     "backfill_status",

@@ -49,7 +49,7 @@ DatabaseLike = str | DatabaseURL | Database
 
 
 @dataclass(frozen=True)
-class RunReport:
+class BackfillReport:
     """What :func:`run_backfills` did, one result per backfill it ran."""
 
     results: list[BackfillResult]
@@ -86,7 +86,7 @@ def run_backfills(
     sizing: BatchSizing | None = None,
     reporter: BackfillReporter | None = None,
     on_batch: OnBatch | None = None,
-) -> RunReport:
+) -> BackfillReport:
     """Run the backfills ``ids``, or all of them, until none misses a row. Each counts its
     missing rows first: one that misses none and is done is left as it is; the others resume at
     their stored cursor (a done one walks again from the start). Every selected backfill runs
@@ -103,7 +103,7 @@ def run_backfills(
         with _reading(db, "reading backfill state"):
             pass  # the tables exist: failures from here on are the backfills' own
         runner = BackfillRunner(db, sizing=sizing, reporter=reporter, on_batch=on_batch)
-        report = RunReport([runner.run(b) for b in selected])
+        report = BackfillReport([runner.run(b) for b in selected])
     if report.failed:
         raise BackfillFailedError(report.results)
     return report
@@ -152,7 +152,7 @@ class BackgroundBackfills:
     thread: threading.Thread
     #: Set when the thread ends: the report (failed backfills are in it), or the error that
     #: stopped it before any backfill ran (unreachable database, no migrations).
-    report: RunReport | None = None
+    report: BackfillReport | None = None
     error: BaseException | None = None
     _finished: threading.Event = field(default_factory=threading.Event)
 
@@ -188,7 +188,7 @@ def start_pending_backfills_in_background(
         try:
             handle.report = run_backfills(database, backfills=backfills, sizing=sizing)
         except BackfillFailedError as exc:
-            handle.report = RunReport(exc.results)
+            handle.report = BackfillReport(exc.results)
             log.error("background backfills: %s", exc)
         except Exception as exc:  # nothing may escape into start-up
             handle.error = exc

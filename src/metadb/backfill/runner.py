@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from metadb.backfill import state
 from metadb.backfill.definition import Backfill, Batch
 from metadb.backfill.state import BackfillState
+from metadb.clock import now_ms
 from metadb.db.database import Database
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ class BackfillRunner:
             )
             self._set_state(conn, progress, backfill, state=state.PENDING, last_error=error)
             return self._result(conn, backfill, progress, state.PENDING, missing, error)
-        self._set_state(conn, progress, backfill, state=state.DONE, finished_at_ms=state.now_ms())
+        self._set_state(conn, progress, backfill, state=state.DONE, finished_at_ms=now_ms())
         return self._result(conn, backfill, progress, state.DONE, 0)
 
     def _start(

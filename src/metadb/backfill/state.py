@@ -19,13 +19,13 @@ The row is created the first time a backfill runs; until then its status is ``pe
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
 
+from metadb.clock import now_ms
 from metadb.db.dialect import Dialect
 from metadb.runs.tables import backfill as table
 
@@ -80,10 +80,6 @@ class BackfillState:
             value = data[name]
             data[name] = None if value is None else value.isoformat()
         return data
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _time(ms: int | None) -> datetime | None:

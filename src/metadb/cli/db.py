@@ -13,6 +13,7 @@ import typer
 
 from metadb.cli.options import DatabaseType, Json
 from metadb.cli.output import Output
+from metadb.config import DEFAULT_MIGRATIONS_TABLE
 from metadb.operator.bootstrap import DEFAULT_SECRETS_DIR, InitReport, init_database
 
 app = typer.Typer(help="Create and set up databases.", no_args_is_help=True)
@@ -38,12 +39,12 @@ def init(
     ],
     migration_user: Annotated[
         str | None,
-        typer.Option("--migration-user", help="Migration role [default: <database>_migration]."),
+        typer.Option("--migration-user", help="Migration role (default: <database>_migration)."),
     ] = None,
     app_prefix: Annotated[
         str | None,
         typer.Option(
-            "--app-prefix", help="Application roles are <prefix>_v<N> [default: <database>_app]."
+            "--app-prefix", help="Application roles are <prefix>_v<N> (default: <database>_app)."
         ),
     ] = None,
     secrets_dir: Annotated[
@@ -52,7 +53,7 @@ def init(
     ] = Path(DEFAULT_SECRETS_DIR),
     migrations_table: Annotated[
         str | None,
-        typer.Option("--table", help="Version table [default: schema_migrations]."),
+        typer.Option("--table", help=f"Version table (default: {DEFAULT_MIGRATIONS_TABLE})."),
     ] = None,
     database_type: DatabaseType = None,
     json: Json = False,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,11 +9,10 @@ from rich.markup import escape
 
 from metadb import hints as hints_lib
 from metadb.cli.exitcodes import NEEDS_ATTENTION
-from metadb.cli.options import Database, DatabaseType, Json
+from metadb.cli.options import TARGET, Json, MigrateOptions, migrate_options
 from metadb.cli.output import Output
-from metadb.config import load_settings
-from metadb.hints import Finding, HintSettings
-from metadb.migrate.commands import MigrateConfig
+from metadb.hints import Finding
+from metadb.migrate import StatementHint
 
 app = typer.Typer(
     help="Migration safety hints: what pending migrations will break or block.",
@@ -41,7 +39,7 @@ def render_finding(finding: Finding, *, indent: str = "") -> list[str]:
     return lines
 
 
-def hint_comment(finding: Finding) -> list[str]:
+def hint_comment(finding: StatementHint) -> list[str]:
     """SQL comment lines for one finding, for ``migrate plan`` (its output stays valid SQL)."""
     numbers = ", ".join(
         f"{k}={v}" for k, v in finding.evidence.items() if v is not None and k != "transactions"
@@ -55,33 +53,18 @@ def hint_comment(finding: Finding) -> list[str]:
 
 
 @app.command()
+@migrate_options(*TARGET)
 def check(
-    ctx: typer.Context,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Annotated[
-        Path | None,
-        typer.Option("--source", "-s", help="Migrations directory [default: metadb's schema]."),
-    ] = None,
-    table: Annotated[
-        str | None, typer.Option("--table", help="Version table [default: schema_migrations].")
-    ] = None,
     target: Annotated[
         int | None, typer.Option("--target", help="Check only migrations up to this version.")
     ] = None,
-    json: Json = False,
+    *,
+    options: MigrateOptions,
 ) -> None:
     """Check the pending migrations against the live database. Exit 3 on errors."""
-    out = Output(json=json, debug=bool(ctx.obj and ctx.obj.get("debug")))
-    settings = load_settings()
-    config = MigrateConfig.from_settings(
-        settings, database=database, database_type=database_type, source=source, table=table
-    )
-    report = out.run(
-        lambda: hints_lib.check_pending(
-            config, settings=HintSettings.from_settings(settings), target=target
-        )
-    )
+    out = options.output()
+    config = options.config()
+    report = out.run(lambda: hints_lib.check_pending(config, target=target))
     if out.json:
         out.emit_json(report.as_dict())
     else:

@@ -1,68 +1,28 @@
-"""``metadb migrate ...``: each command calls the function of the same name in metadb.migrate."""
+"""``metadb migrate ...``: each command calls the function of the same name in metadb.migrate
+(``up`` and ``plan`` through :mod:`metadb.hints`, which adds the hints check). The flags they
+share are declared once, in :mod:`metadb.cli.options`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from metadb import migrate
+from metadb import hints, migrate
 from metadb.cli.exitcodes import NEEDS_ATTENTION
 from metadb.cli.hints import hint_comment
-from metadb.cli.options import Database, DatabaseType, Json
-from metadb.cli.output import Output, RichReporter, stdout
-from metadb.config import load_settings
-from metadb.migrate.commands import MigrateConfig, RunReport
+from metadb.cli.options import GUARDS, LOCKING, TARGET, MigrateOptions, migrate_options
+from metadb.cli.output import RichReporter, stdout
+from metadb.migrate.commands import MigrateConfig, MigrationReport
 
 app = typer.Typer(
     help="Versioned schema migrations (golang-migrate's format).", no_args_is_help=True
 )
 
-Source = Annotated[
-    Path | None,
-    typer.Option("--source", "-s", help="Migrations directory [default: metadb's own schema]."),
-]
-TableName = Annotated[
-    str | None,
-    typer.Option("--table", help="Version table [default: schema_migrations].", show_default=False),
-]
-LockTimeout = Annotated[
-    float | None,
-    typer.Option("--lock-timeout", help="Seconds to wait for the migration lock [default: 60]."),
-]
-StatementLockTimeout = Annotated[
-    float | None,
-    typer.Option(
-        "--statement-lock-timeout",
-        help="Seconds a migration statement may wait for a table lock before it gives up and "
-        "is retried; 0 waits forever (default 5).",
-        min=0,
-        show_default=False,
-    ),
-]
-StatementTimeout = Annotated[
-    float | None,
-    typer.Option(
-        "--statement-timeout",
-        help="Seconds a migration statement may run; 0 means no limit (MySQL limits only "
-        "SELECTs; default 0).",
-        min=0,
-        show_default=False,
-    ),
-]
-LockRetries = Annotated[
-    int | None,
-    typer.Option(
-        "--lock-retries",
-        help="Retries of a statement that gave up waiting for a table lock, with doubling "
-        "pauses (default 3).",
-        min=0,
-        show_default=False,
-    ),
-]
 IgnoreHint = Annotated[
     list[str] | None,
     typer.Option(
@@ -80,46 +40,15 @@ AllowChanged = Annotated[
 ]
 
 
-def _setup(
-    ctx: typer.Context,
-    *,
-    database: str | None,
-    database_type: str | None,
-    source: Path | None,
-    table: str | None,
-    lock_timeout: float | None,
-    json: bool,
-    guards: dict[str, Any] | None = None,
-) -> tuple[Output, MigrateConfig, RichReporter | None]:
-    out = Output(json=json, debug=bool(ctx.obj and ctx.obj.get("debug")))
-    reporter = None if json else RichReporter()
-    config = MigrateConfig.from_settings(
-        load_settings(),
-        database=database,
-        database_type=database_type,
-        source=source,
-        table=table,
-        lock_timeout=lock_timeout,
-        reporter=reporter,
-        **(guards or {}),
-    )
-    return out, config, reporter
-
-
-def _guards(
-    statement_lock_timeout: float | None, statement_timeout: float | None, lock_retries: int | None
-) -> dict[str, Any]:
-    """The runtime-guard flags as MigrateConfig overrides (None: the setting's value)."""
-    return {
-        "statement_lock_timeout": statement_lock_timeout,
-        "statement_timeout": statement_timeout,
-        "lock_retries": lock_retries,
-    }
-
-
-def _run_report(out: Output, reporter: RichReporter | None, action: Any) -> None:
+def _run_report(
+    options: MigrateOptions, action: Callable[[MigrateConfig], MigrationReport]
+) -> None:
+    """Run ``action`` with a progress bar (none with --json) and print what it did."""
+    out = options.output()
+    reporter = None if out.json else RichReporter()
+    config = options.config(reporter=reporter)
     with reporter.active() if reporter else nullcontext():
-        report: RunReport = out.run(action)
+        report = out.run(lambda: action(config))
     if out.json:
         out.emit_json(report.as_dict())
         return
@@ -139,32 +68,19 @@ def _run_report(out: Output, reporter: RichReporter | None, action: Any) -> None
 
 
 @app.command()
+@migrate_options(*TARGET, *LOCKING, *GUARDS)
 def up(
-    ctx: typer.Context,
     steps: Annotated[int | None, typer.Argument(help="Apply only the next N.", min=1)] = None,
     allow_changed: AllowChanged = False,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Source = None,
-    table: TableName = None,
-    lock_timeout: LockTimeout = None,
-    statement_lock_timeout: StatementLockTimeout = None,
-    statement_timeout: StatementTimeout = None,
-    lock_retries: LockRetries = None,
     ignore_hint: IgnoreHint = None,
     no_hints: NoHints = False,
-    json: Json = False,
+    *,
+    options: MigrateOptions,
 ) -> None:
     """Apply pending migrations (all, or the next N), after the hints check passes."""
-    out, config, reporter = _setup(
-        ctx, database=database, database_type=database_type, source=source, table=table,
-        lock_timeout=lock_timeout, json=json,
-        guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
-    )  # fmt: skip
     _run_report(
-        out,
-        reporter,
-        lambda: migrate.up(
+        options,
+        lambda config: hints.migrate_up(
             config,
             steps,
             allow_changed=allow_changed,
@@ -175,97 +91,51 @@ def up(
 
 
 @app.command()
+@migrate_options(*TARGET, *LOCKING, *GUARDS)
 def down(
-    ctx: typer.Context,
     steps: Annotated[
-        int | None, typer.Argument(help="Revert N migrations [default 1].", min=1)
+        int | None, typer.Argument(help="Revert N migrations (default: 1).", min=1)
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Revert every applied migration.")] = False,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Source = None,
-    table: TableName = None,
-    lock_timeout: LockTimeout = None,
-    statement_lock_timeout: StatementLockTimeout = None,
-    statement_timeout: StatementTimeout = None,
-    lock_retries: LockRetries = None,
-    json: Json = False,
+    *,
+    options: MigrateOptions,
 ) -> None:
     """Revert the newest migration (or N, or --all)."""
     if all_ and steps is not None:
         raise typer.BadParameter("give N or --all, not both")
-    out, config, reporter = _setup(
-        ctx, database=database, database_type=database_type, source=source, table=table,
-        lock_timeout=lock_timeout, json=json,
-        guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
-    )  # fmt: skip
     count = None if all_ else (steps or 1)
-    _run_report(out, reporter, lambda: migrate.down(config, count))
+    _run_report(options, lambda config: migrate.down(config, count))
 
 
 @app.command()
+@migrate_options(*TARGET, *LOCKING, *GUARDS)
 def goto(
-    ctx: typer.Context,
     version: Annotated[int, typer.Argument(help="The version to migrate to.", min=0)],
     allow_changed: AllowChanged = False,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Source = None,
-    table: TableName = None,
-    lock_timeout: LockTimeout = None,
-    statement_lock_timeout: StatementLockTimeout = None,
-    statement_timeout: StatementTimeout = None,
-    lock_retries: LockRetries = None,
-    json: Json = False,
+    *,
+    options: MigrateOptions,
 ) -> None:
     """Migrate up or down to VERSION."""
-    out, config, reporter = _setup(
-        ctx, database=database, database_type=database_type, source=source, table=table,
-        lock_timeout=lock_timeout, json=json,
-        guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
-    )  # fmt: skip
-    _run_report(out, reporter, lambda: migrate.goto(config, version, allow_changed=allow_changed))
+    _run_report(options, lambda config: migrate.goto(config, version, allow_changed=allow_changed))
 
 
 @app.command()
-def resume(
-    ctx: typer.Context,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Source = None,
-    table: TableName = None,
-    lock_timeout: LockTimeout = None,
-    statement_lock_timeout: StatementLockTimeout = None,
-    statement_timeout: StatementTimeout = None,
-    lock_retries: LockRetries = None,
-    json: Json = False,
-) -> None:
+@migrate_options(*TARGET, *LOCKING, *GUARDS)
+def resume(*, options: MigrateOptions) -> None:
     """Continue a migration that failed part-way, at the failed statement."""
-    out, config, reporter = _setup(
-        ctx, database=database, database_type=database_type, source=source, table=table,
-        lock_timeout=lock_timeout, json=json,
-        guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
-    )  # fmt: skip
-    _run_report(out, reporter, lambda: migrate.resume(config))
+    _run_report(options, migrate.resume)
 
 
 @app.command()
+@migrate_options(*TARGET, *LOCKING)
 def force(
-    ctx: typer.Context,
     version: Annotated[int, typer.Argument(help="The version to record.", min=0)],
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Source = None,
-    table: TableName = None,
-    lock_timeout: LockTimeout = None,
-    json: Json = False,
+    *,
+    options: MigrateOptions,
 ) -> None:
     """Record VERSION as applied and clear the dirty flag, running nothing (manual repair)."""
-    out, config, _ = _setup(
-        ctx, database=database, database_type=database_type, source=source, table=table,
-        lock_timeout=lock_timeout, json=json,
-    )  # fmt: skip
-    state = out.run(lambda: migrate.force(config, version))
+    out = options.output()
+    state = out.run(lambda: migrate.force(options.config(), version))
     if out.json:
         out.emit_json({"version": state.version, "dirty": state.dirty})
     else:
@@ -273,20 +143,11 @@ def force(
 
 
 @app.command("version")
-def version_(
-    ctx: typer.Context,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Source = None,
-    table: TableName = None,
-    json: Json = False,
-) -> None:
+@migrate_options(*TARGET)
+def version_(*, options: MigrateOptions) -> None:
     """Print the database's version and dirty flag."""
-    out, config, _ = _setup(
-        ctx, database=database, database_type=database_type, source=source, table=table,
-        lock_timeout=None, json=json,
-    )  # fmt: skip
-    state = out.run(lambda: migrate.version(config))
+    out = options.output()
+    state = out.run(lambda: migrate.version(options.config()))
     if out.json:
         out.emit_json({"version": state.version, "dirty": state.dirty})
     else:
@@ -297,20 +158,11 @@ def version_(
 
 
 @app.command()
-def status(
-    ctx: typer.Context,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Source = None,
-    table: TableName = None,
-    json: Json = False,
-) -> None:
+@migrate_options(*TARGET)
+def status(*, options: MigrateOptions) -> None:
     """List applied, pending, changed and missing migrations. Exit 3 if any need attention."""
-    out, config, _ = _setup(
-        ctx, database=database, database_type=database_type, source=source, table=table,
-        lock_timeout=None, json=json,
-    )  # fmt: skip
-    st = out.run(lambda: migrate.status(config))
+    out = options.output()
+    st = out.run(lambda: migrate.status(options.config()))
     if out.json:
         out.emit_json(st.as_dict())
     else:
@@ -331,25 +183,20 @@ def status(
 
 
 @app.command()
+@migrate_options(*TARGET)
 def plan(
-    ctx: typer.Context,
     steps: Annotated[int | None, typer.Argument(help="Plan only the next N.", min=1)] = None,
     allow_changed: AllowChanged = False,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Source = None,
-    table: TableName = None,
     no_hints: NoHints = False,
-    json: Json = False,
+    *,
+    options: MigrateOptions,
 ) -> None:
     """Print the SQL that 'up' would run, without running it, with the hints under each
     statement."""
-    out, config, _ = _setup(
-        ctx, database=database, database_type=database_type, source=source, table=table,
-        lock_timeout=None, json=json,
-    )  # fmt: skip
+    out = options.output()
+    config = options.config()
     result = out.run(
-        lambda: migrate.plan(config, steps, allow_changed=allow_changed, hints=not no_hints)
+        lambda: hints.migrate_plan(config, steps, allow_changed=allow_changed, hints=not no_hints)
     )
     if out.json:
         out.emit_json(result.as_dict())
@@ -367,18 +214,19 @@ def plan(
 
 
 @app.command()
+@migrate_options()
 def create(
-    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="What the migration does, e.g. add_users_email.")],
     source: Annotated[Path, typer.Option("--source", "-s", help="Migrations directory.")],
     timestamp: Annotated[
         bool, typer.Option("--timestamp", help="Version by UTC time, not by sequence.")
     ] = False,
     python: Annotated[bool, typer.Option("--python", help="Write a Python migration.")] = False,
-    json: Json = False,
+    *,
+    options: MigrateOptions,
 ) -> None:
     """Write the up and down files of a new migration, one pair per dialect directory."""
-    out = Output(json=json, debug=bool(ctx.obj and ctx.obj.get("debug")))
+    out = options.output()
     paths = out.run(lambda: migrate.create(source, name, timestamp=timestamp, python=python))
     if out.json:
         out.emit_json({"created": [str(p) for p in paths]})
@@ -388,20 +236,15 @@ def create(
 
 
 @app.command()
+@migrate_options("database", "database_type", "table")
 def history(
-    ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many rows.", min=1)] = 20,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    table: TableName = None,
-    json: Json = False,
+    *,
+    options: MigrateOptions,
 ) -> None:
     """Show the newest applications of migrations: who ran what, when, and how it ended."""
-    out, config, _ = _setup(
-        ctx, database=database, database_type=database_type, source=None, table=table,
-        lock_timeout=None, json=json,
-    )  # fmt: skip
-    rows = out.run(lambda: migrate.history(config, limit=limit))
+    out = options.output()
+    rows = out.run(lambda: migrate.history(options.config(), limit=limit))
     if out.json:
         out.emit_json([row.as_dict() for row in rows])
         return
@@ -423,27 +266,20 @@ def history(
 
 
 @app.command()
+@migrate_options(*TARGET, *LOCKING)
 def baseline(
-    ctx: typer.Context,
     version: Annotated[
         int | None,
         typer.Argument(
-            help="The version the schema matches [default: detect ml-metadata's].", min=1
+            help="The version the schema matches (default: detect ml-metadata's).", min=1
         ),
     ] = None,
-    database: Database = None,
-    database_type: DatabaseType = None,
-    source: Source = None,
-    table: TableName = None,
-    lock_timeout: LockTimeout = None,
-    json: Json = False,
+    *,
+    options: MigrateOptions,
 ) -> None:
     """Record a version for a database whose schema was made without metadb, running nothing."""
-    out, config, _ = _setup(
-        ctx, database=database, database_type=database_type, source=source, table=table,
-        lock_timeout=lock_timeout, json=json,
-    )  # fmt: skip
-    state = out.run(lambda: migrate.baseline(config, version))
+    out = options.output()
+    state = out.run(lambda: migrate.baseline(options.config(), version))
     if out.json:
         out.emit_json({"version": state.version, "dirty": state.dirty})
     else:

@@ -16,11 +16,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from metadb.config import DEFAULT_LOCK_TIMEOUT
 from metadb.db.dialect import Dialect, dialect_for
 from metadb.db.urls import DatabaseURL, parse_database_url
 from metadb.errors import AuthenticationError, DatabaseUnreachableError, StatementError
-
-DEFAULT_LOCK_TIMEOUT = 60.0
 
 
 class Database:

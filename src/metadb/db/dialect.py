@@ -267,6 +267,20 @@ class Dialect(ABC):
         file path). Called by the test fixtures (tests/conftest.py)."""
 
     @abstractmethod
+    def database_exists(self, conn: Connection, name: str) -> bool:
+        """Whether the server ``conn`` is connected to has database ``name``."""
+
+    def create_database_if_missing(self, conn: Connection, name: str) -> bool:
+        """Create database ``name`` as :meth:`create_database` does, unless it exists; return
+        whether it was created. Called by ``metadb db init`` on an autocommit connection."""
+        exists = self.database_exists(conn, name)
+        conn.commit()  # CREATE DATABASE runs outside the transaction the query began
+        if exists:
+            return False
+        self.create_database(conn, name)
+        return True
+
+    @abstractmethod
     def drop_database(self, conn: Connection, name: str) -> None:
         """Drop a database if it exists, ending its sessions where the server needs that.
         Called by the test fixtures (tests/conftest.py)."""

@@ -307,9 +307,16 @@ class MysqlDialect(Dialect):
         return JsonMember(exact=exact, text=member, is_string=false())
 
     def create_database(self, conn: Connection, name: str) -> None:
+        quoted = conn.dialect.identifier_preparer.quote_identifier(name)
         conn.exec_driver_sql(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            f"CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
         )
+
+    def database_exists(self, conn: Connection, name: str) -> bool:
+        found = conn.execute(
+            text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :n"), {"n": name}
+        ).first()
+        return found is not None
 
     def drop_database(self, conn: Connection, name: str) -> None:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")

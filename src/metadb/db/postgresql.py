@@ -247,7 +247,14 @@ class PostgresqlDialect(Dialect):
         )
 
     def create_database(self, conn: Connection, name: str) -> None:
-        _autocommit(conn).exec_driver_sql(f'CREATE DATABASE "{name}"')
+        quoted = conn.dialect.identifier_preparer.quote_identifier(name)
+        _autocommit(conn).exec_driver_sql(f"CREATE DATABASE {quoted}")
+
+    def database_exists(self, conn: Connection, name: str) -> bool:
+        found = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first()
+        return found is not None
 
     def drop_database(self, conn: Connection, name: str) -> None:
         _autocommit(conn).exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -238,6 +238,9 @@ class SqliteDialect(Dialect):
     def create_database(self, conn: Connection, name: str) -> None:
         Path(name).touch()
 
+    def database_exists(self, conn: Connection, name: str) -> bool:
+        return Path(name).is_file()
+
     def drop_database(self, conn: Connection, name: str) -> None:
         for suffix in ("", "-wal", "-shm", "-journal", ".metadb-lock"):
             if os.path.exists(name + suffix):

@@ -13,14 +13,25 @@ Example::
     report = check_pending(MigrateConfig(database="sqlite:///app.db", source="migrations"))
     if report.errors:
         raise SystemExit(1)
+
+:func:`migrate_up` is ``metadb migrate up``: the check, then :func:`metadb.migrate.up`, which
+it refuses on error findings; :func:`migrate_plan` is ``metadb migrate plan`` with each
+statement's findings. This package imports :mod:`metadb.migrate`; that one never imports this.
 """
 
 from __future__ import annotations
 
-from metadb.hints.commands import check_pending, refuse_on_errors, rule_ids
+from metadb.config import HintSettings
+from metadb.hints.commands import (
+    check_pending,
+    migrate_plan,
+    migrate_up,
+    preflight,
+    refuse_on_errors,
+    rule_ids,
+)
 from metadb.hints.report import TIMED_OUT, Finding, HintReport
 from metadb.hints.rules import RULES, Rule
-from metadb.hints.settings import HintSettings
 
 __all__ = [
     "RULES",
@@ -30,6 +41,9 @@ __all__ = [
     "HintSettings",
     "Rule",
     "check_pending",
+    "migrate_plan",
+    "migrate_up",
+    "preflight",
     "refuse_on_errors",
     "rule_ids",
 ]

@@ -1,13 +1,15 @@
-"""Check pending migrations against the live database: the library behind ``metadb hints``.
+"""Check pending migrations against the live database: the library behind ``metadb hints``,
+and the hints check that ``metadb migrate up`` and ``plan`` run (:func:`migrate_up`,
+:func:`migrate_plan`). This module imports :mod:`metadb.migrate`, never the other way round.
 
 Example::
 
     from metadb.hints import HintSettings, check_pending
     from metadb.migrate import MigrateConfig
 
-    report = check_pending(MigrateConfig(database="postgresql://app@db/app", source="migrations"),
-                           settings=HintSettings(large_table_rows=100_000))
-    for finding in report.errors:
+    config = MigrateConfig(database="postgresql://app@db/app", source="migrations",
+                           hint_settings=HintSettings(large_table_rows=100_000))
+    for finding in check_pending(config).errors:
         print(finding.location, finding.rule_id, finding.message)
 """
 
@@ -16,13 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from functools import partial
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from metadb.config import load_settings
+from metadb import migrate
+from metadb.config import HintSettings
 from metadb.db.database import Database
 from metadb.db.dialect import dialect_for
 from metadb.errors import ConfigError, HintsFailedError
@@ -38,12 +41,9 @@ from metadb.hints.facts import (
 from metadb.hints.operations import Operation, parse_operations
 from metadb.hints.report import Finding, HintReport, SkippedFile
 from metadb.hints.rules import RULE_IDS, RULES, Rule
-from metadb.hints.settings import HintSettings
+from metadb.migrate.commands import MigrateConfig, MigrationReport, Plan, Preflight
 from metadb.migrate.source import Migration, load_source
-from metadb.migrate.tables import VersionTable
-
-if TYPE_CHECKING:
-    from metadb.migrate.commands import MigrateConfig
+from metadb.migrate.tables import VersionTable, version_table_name
 
 DataCheckFactory = Callable[[], DataCheck]
 log = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ def check_pending(
     """Check the migrations that moving to version ``target`` would run (all pending ones for
     None) against the live database and return every finding of ``rules``. A ``target``
     below the current version checks the down files that would run, newest first. Changes
-    nothing and takes no migration lock.
+    nothing and takes no migration lock. The thresholds are ``settings``, else
+    ``config.hint_settings``.
 
     Raises:
         SourceError: the migration files are malformed.
@@ -92,13 +93,13 @@ def _check(
 ) -> HintReport:
     """:func:`check_pending`, or with ``steps`` the first ``steps`` pending migrations (what
     ``up(config, steps)`` runs), on one connection that reads the version once."""
-    settings = settings or HintSettings.from_settings(load_settings())
+    settings = settings or config.hint_settings
     db = Database.from_url(
         config.database, database_type=config.database_type, lock_timeout=config.lock_timeout
     )
     try:
         source = load_source(config.source, db.url.dialect)
-        table = config.table or db.url.migrations_table or "schema_migrations"
+        table = version_table_name(db.url, config.table)
         with db.connect(autocommit=True) as conn:
             try:
                 state = VersionTable(table).read(conn)
@@ -132,7 +133,10 @@ def refuse_on_errors(
     ignore: Iterable[str] = (),
     settings: HintSettings | None = None,
 ) -> HintReport:
-    """Check what ``up`` would run; raise when an error finding is not in ``ignore``.
+    """Check what ``up(config, steps)`` would run; raise when an error finding is not in
+    ``ignore``. The thresholds are ``settings``, else ``config.hint_settings``. As
+    :func:`metadb.migrate.up`'s ``preflight`` (see :func:`preflight`) it stops ``up`` before
+    anything runs.
 
     Raises:
         ConfigError: ``ignore`` names a rule that does not exist.
@@ -149,9 +153,7 @@ def refuse_on_errors(
     # need (the write-activity sample, a fixed wait) would delay every run.
     report = _check(
         config,
-        settings=(settings or HintSettings.from_settings(load_settings())).model_copy(
-            update={"write_sample_seconds": 0}
-        ),
+        settings=(settings or config.hint_settings).model_copy(update={"write_sample_seconds": 0}),
         target=None,
         steps=steps,
         rules=[rule for rule in RULES if rule.severity == "error"],
@@ -160,6 +162,78 @@ def refuse_on_errors(
     if blocking:
         raise HintsFailedError(blocking)
     return report
+
+
+def preflight(*, ignore: Iterable[str] = ()) -> Preflight:
+    """The hints check as :func:`metadb.migrate.up`'s ``preflight``: :func:`refuse_on_errors`
+    with the rules in ``ignore`` overridden.
+
+    Example::
+
+        migrate.up(config, preflight=preflight(ignore=["unique-duplicates"]))
+    """
+    return partial(refuse_on_errors, ignore=tuple(ignore))
+
+
+def migrate_up(
+    config: MigrateConfig,
+    steps: int | None = None,
+    *,
+    allow_changed: bool = False,
+    hints: bool = True,
+    ignore_hints: Iterable[str] = (),
+) -> MigrationReport:
+    """What ``metadb migrate up`` does: :func:`metadb.migrate.up` after the hints check, which
+    refuses, running nothing, when it finds errors whose rule is not in ``ignore_hints``.
+    ``hints=False`` skips the check.
+
+    Raises:
+        ConfigError: ``ignore_hints`` names a rule that does not exist.
+        HintsFailedError: the hints check found errors; nothing was run.
+        and the errors of :func:`metadb.migrate.up`.
+
+    Example::
+
+        report = migrate_up(MigrateConfig(database="sqlite:///app.db", source="migrations"))
+    """
+    return migrate.up(
+        config,
+        steps,
+        allow_changed=allow_changed,
+        preflight=preflight(ignore=ignore_hints) if hints else None,
+    )
+
+
+def migrate_plan(
+    config: MigrateConfig,
+    steps: int | None = None,
+    *,
+    allow_changed: bool = False,
+    hints: bool = True,
+) -> Plan:
+    """What ``metadb migrate plan`` shows: :func:`metadb.migrate.plan` with the findings of
+    the hints check under each statement (unless ``hints`` is false).
+
+    Raises:
+        the errors of :func:`metadb.migrate.plan` and of :func:`check_pending`.
+    """
+    planned = migrate.plan(config, steps, allow_changed=allow_changed)
+    if not hints or not planned.steps:
+        return planned
+    report = check_pending(config, target=planned.steps[-1].version)
+    return replace(
+        planned,
+        steps=[
+            replace(
+                step,
+                statements=[
+                    replace(statement, hints=list(report.at(step.path, statement.line)))
+                    for statement in step.statements
+                ],
+            )
+            for step in planned.steps
+        ],
+    )
 
 
 def check_migrations(
@@ -407,6 +481,9 @@ __all__ = [
     "check_migrations",
     "check_pending",
     "check_statements",
+    "migrate_plan",
+    "migrate_up",
+    "preflight",
     "refuse_on_errors",
     "rule_ids",
 ]

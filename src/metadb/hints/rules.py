@@ -13,10 +13,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from metadb.config import HintSettings
 from metadb.hints.facts import DataCheck, LiveFacts, LockHolder, TableSize, WriteRate
 from metadb.hints.operations import Operation
 from metadb.hints.report import TIMED_OUT, Severity
-from metadb.hints.settings import HintSettings
 
 
 @dataclass(frozen=True)

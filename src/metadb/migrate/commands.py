@@ -7,39 +7,44 @@ Example::
     config = migrate.MigrateConfig(database="postgresql://app@db/metadb", source="migrations")
     report = migrate.up(config)
     print(report.version_after, [step.version for step in report.steps])
+
+This package never imports :mod:`metadb.hints` (which imports this one): the hints check runs
+before ``up`` through its ``preflight`` argument, and decorates a :class:`Plan` one layer up
+(:func:`metadb.hints.migrate_up`, :func:`metadb.hints.migrate_plan`, which ``metadb migrate up``
+and ``metadb migrate plan`` call).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
-from metadb.config import DEFAULT_DATABASE_URL, Settings
-from metadb.db.database import DEFAULT_LOCK_TIMEOUT, Database
-from metadb.db.urls import DatabaseURL
-from metadb.errors import BaselineError, ConfigError
-from metadb.migrate.guards import (
+from metadb.config import (
+    DEFAULT_DATABASE_URL,
     DEFAULT_LOCK_RETRIES,
     DEFAULT_LOCK_RETRY_BACKOFF,
+    DEFAULT_LOCK_TIMEOUT,
     DEFAULT_STATEMENT_LOCK_TIMEOUT,
     DEFAULT_STATEMENT_TIMEOUT,
-    StatementGuards,
+    HintSettings,
+    Settings,
 )
+from metadb.db.database import Database
+from metadb.db.urls import DatabaseURL
+from metadb.errors import BaselineError, ConfigError
+from metadb.migrate.guards import StatementGuards
 from metadb.migrate.reporter import Reporter
 from metadb.migrate.runner import MigrationRunner, StepResult
 from metadb.migrate.source import DIALECT_DIRS, PYTHON_FILE, SQL_FILE, load_source
-from metadb.migrate.tables import HistoryRow, VersionState
-
-if TYPE_CHECKING:
-    from metadb.hints.settings import HintSettings
+from metadb.migrate.tables import HistoryRow, VersionState, version_table_name
 from metadb.schema import MLMD_SCHEMA_VERSION, existing_schema_version
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,8 @@ class MigrateConfig:
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
     lock_retries: int = DEFAULT_LOCK_RETRIES
     lock_retry_backoff: float = DEFAULT_LOCK_RETRY_BACKOFF
+    #: Thresholds of the hints check that :mod:`metadb.hints` runs with this configuration.
+    hint_settings: HintSettings = field(default_factory=HintSettings)
 
     @property
     def guards(self) -> StatementGuards:
@@ -92,12 +99,45 @@ class MigrateConfig:
             statement_timeout=settings.statement_timeout,
             lock_retries=settings.lock_retries,
             lock_retry_backoff=settings.lock_retry_backoff,
+            hint_settings=HintSettings.from_settings(settings),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
+class Preflight(Protocol):
+    """A check :func:`up` runs before it takes the lock or changes anything, with the
+    configuration and the ``steps`` it was given; it refuses by raising. The hints check is one
+    (:func:`metadb.hints.refuse_on_errors`)."""
+
+    def __call__(self, config: MigrateConfig, *, steps: int | None) -> object: ...
+
+
+class StatementHint(Protocol):
+    """What :attr:`PlannedStatement.hints` holds: a finding of a check on the statement
+    (:class:`metadb.hints.Finding`), declared here so this package needs no hints import."""
+
+    @property
+    def rule_id(self) -> str: ...
+
+    @property
+    def severity(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def evidence(self) -> dict[str, Any]: ...
+
+    @property
+    def safer(self) -> str: ...
+
+    def as_dict(self) -> dict[str, Any]:
+        """The finding as JSON-ready data."""
+        ...
+
+
 @dataclass(frozen=True)
-class RunReport:
+class MigrationReport:
     """What ``up``, ``down``, ``goto`` and ``resume`` did."""
 
     version_before: int | None
@@ -108,11 +148,14 @@ class RunReport:
     adopted_at: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (``--json``)."""
         return {**asdict(self), "steps": [s.as_dict() for s in self.steps]}
 
 
 @dataclass(frozen=True)
 class MigrationStatus:
+    """One migration of the source and its state in the database."""
+
     version: int
     name: str
     state: str  # applied | pending | changed
@@ -123,6 +166,8 @@ class MigrationStatus:
 
 @dataclass(frozen=True)
 class Status:
+    """What :func:`status` found: the version, the dirty flag and every migration's state."""
+
     database: str
     source: str
     version: int | None
@@ -135,10 +180,12 @@ class Status:
 
     @property
     def pending(self) -> list[int]:
+        """The versions not yet applied."""
         return [m.version for m in self.migrations if m.state == "pending"]
 
     @property
     def changed(self) -> list[int]:
+        """The applied versions whose file changed since."""
         return [m.version for m in self.migrations if m.state == "changed"]
 
     @property
@@ -147,6 +194,7 @@ class Status:
         return self.dirty or bool(self.changed) or bool(self.missing)
 
     def as_dict(self) -> dict[str, Any]:
+        """The status as JSON-ready data (``--json``)."""
         data = asdict(self)
         data.update(
             pending=self.pending, changed=self.changed, needs_attention=self.needs_attention
@@ -156,28 +204,49 @@ class Status:
 
 @dataclass(frozen=True)
 class PlannedStatement:
+    """One statement :func:`up` would run, at ``line`` of its file."""
+
     line: int
     sql: str
-    #: The hints check's findings on this statement (metadb.hints.Finding).
-    hints: list[Any] = field(default_factory=list)
+    #: The findings of a check on this statement (:func:`metadb.hints.migrate_plan` adds them).
+    hints: list[StatementHint] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The statement and its hints as JSON-ready data."""
+        return {"line": self.line, "sql": self.sql, "hints": [h.as_dict() for h in self.hints]}
 
 
 @dataclass(frozen=True)
 class PlannedStep:
+    """One migration file :func:`up` would run, statement by statement."""
+
     version: int
     name: str
     path: str
     transactional: bool
     statements: list[PlannedStatement] = field(default_factory=list)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The step as JSON-ready data."""
+        return {
+            "version": self.version,
+            "name": self.name,
+            "path": self.path,
+            "transactional": self.transactional,
+            "statements": [s.as_dict() for s in self.statements],
+        }
+
 
 @dataclass(frozen=True)
 class Plan:
+    """What :func:`plan` found: the database's version and the steps ``up`` would run."""
+
     version: int | None
     steps: list[PlannedStep]
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The plan as JSON-ready data (``--json``)."""
+        return {"version": self.version, "steps": [s.as_dict() for s in self.steps]}
 
 
 @contextmanager
@@ -186,7 +255,7 @@ def _runner(config: MigrateConfig) -> Iterator[MigrationRunner]:
         config.database, database_type=config.database_type, lock_timeout=config.lock_timeout
     )
     source = load_source(config.source, db.url.dialect)
-    table = config.table or db.url.migrations_table or "schema_migrations"
+    table = version_table_name(db.url, config.table)
     try:
         yield MigrationRunner(
             db, source, table=table, reporter=config.reporter, guards=config.guards
@@ -203,11 +272,11 @@ def _report(
     before: VersionState,
     steps: list[StepResult],
     adopted_at: int | None = None,
-) -> RunReport:
+) -> MigrationReport:
     with runner.db.connect() as conn:
         after = runner.versions.read(conn)
     pending = len(runner.source.after(after.version))
-    return RunReport(before.version, after.version, steps, pending, adopted_at)
+    return MigrationReport(before.version, after.version, steps, pending, adopted_at)
 
 
 def _adoptable(runner: MigrationRunner, config: MigrateConfig) -> int | None:
@@ -240,17 +309,16 @@ def up(
     steps: int | None = None,
     *,
     allow_changed: bool = False,
-    hints: bool = True,
-    ignore_hints: Sequence[str] = (),
-    hint_settings: HintSettings | None = None,
-) -> RunReport:
+    preflight: Preflight | None = None,
+) -> MigrationReport:
     """Apply all pending migrations, or the next ``steps``.
 
-    First the hints check (:mod:`metadb.hints`) looks at what would run; it refuses, running
-    nothing, when it finds errors whose rule is not in ``ignore_hints``. ``hints=False`` skips it.
+    First ``preflight`` (if given) is called with ``config`` and ``steps``; when it raises,
+    nothing was run. ``metadb migrate up`` passes the hints check
+    (:func:`metadb.hints.migrate_up`).
 
     Raises:
-        HintsFailedError: the hints check found errors; nothing was run.
+        whatever ``preflight`` raises (HintsFailedError for the hints check); nothing was run.
         DirtyDatabaseError, ChangedMigrationError, MissingMigrationError: needs attention first.
         MigrationFailedError: a statement failed (the message says what to do next).
         LockTimeoutError: another run held the lock past ``config.lock_timeout``.
@@ -259,17 +327,15 @@ def up(
             resumable on MySQL).
         SourceError, DatabaseUnreachableError, AuthenticationError: nothing was run.
     """
-    if hints:
-        from metadb.hints import refuse_on_errors  # metadb.hints imports this module
-
-        refuse_on_errors(config, steps=steps, ignore=ignore_hints, settings=hint_settings)
+    if preflight is not None:
+        preflight(config, steps=steps)
     with _runner(config) as runner:
         before = _state(runner)
         adopted = _adopt(runner, config)
         return _report(runner, before, runner.up(steps, allow_changed=allow_changed), adopted)
 
 
-def down(config: MigrateConfig, steps: int | None = 1) -> RunReport:
+def down(config: MigrateConfig, steps: int | None = 1) -> MigrationReport:
     """Revert the newest ``steps`` applied migrations (all of them for None).
 
     Raises:
@@ -281,7 +347,7 @@ def down(config: MigrateConfig, steps: int | None = 1) -> RunReport:
         return _report(runner, before, runner.down(steps))
 
 
-def goto(config: MigrateConfig, version: int, *, allow_changed: bool = False) -> RunReport:
+def goto(config: MigrateConfig, version: int, *, allow_changed: bool = False) -> MigrationReport:
     """Migrate up or down to ``version``.
 
     Raises:
@@ -293,7 +359,7 @@ def goto(config: MigrateConfig, version: int, *, allow_changed: bool = False) ->
         return _report(runner, before, runner.goto(version, allow_changed=allow_changed), adopted)
 
 
-def resume(config: MigrateConfig) -> RunReport:
+def resume(config: MigrateConfig) -> MigrationReport:
     """Continue the migration that failed part-way, at its failed statement.
 
     Raises:
@@ -402,11 +468,9 @@ def plan(
     steps: int | None = None,
     *,
     allow_changed: bool = False,
-    hints: bool = True,
-    hint_settings: HintSettings | None = None,
 ) -> Plan:
-    """The SQL that :func:`up` would run, without running it or taking the lock, each
-    statement with the findings of the hints check (unless ``hints`` is false).
+    """The SQL that :func:`up` would run, without running it or taking the lock.
+    :func:`metadb.hints.migrate_plan` adds the hints check's findings to each statement.
 
     Raises:
         DirtyDatabaseError, ChangedMigrationError, MissingMigrationError: as :func:`up` would.
@@ -426,13 +490,6 @@ def plan(
             planned.append(
                 PlannedStep(m.version, m.name, str(m.up.path), transactional, statements)
             )
-    if hints and planned:
-        from metadb.hints import check_pending  # metadb.hints imports this module
-
-        report = check_pending(config, settings=hint_settings, target=planned[-1].version)
-        for step in planned:
-            for statement in step.statements:
-                statement.hints.extend(report.at(step.path, statement.line))
     return Plan(state.version, planned)
 
 
@@ -501,11 +558,13 @@ def down(connection: Connection) -> None:
 
 __all__ = [
     "MigrateConfig",
+    "MigrationReport",
     "MigrationStatus",
     "Plan",
     "PlannedStatement",
     "PlannedStep",
-    "RunReport",
+    "Preflight",
+    "StatementHint",
     "Status",
     "baseline",
     "create",

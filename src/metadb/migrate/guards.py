@@ -21,18 +21,18 @@ import sqlglot
 from sqlalchemy.exc import DBAPIError
 from sqlglot import exp
 
+from metadb.config import (
+    DEFAULT_LOCK_RETRIES,
+    DEFAULT_LOCK_RETRY_BACKOFF,
+    DEFAULT_STATEMENT_LOCK_TIMEOUT,
+    DEFAULT_STATEMENT_TIMEOUT,
+)
 from metadb.db.database import Database
 from metadb.errors import ConfigError, MetadbError, TableLockTimeoutError
 from metadb.migrate.source import MigrationFile
 
 log = logging.getLogger(__name__)
 
-#: Defaults of the guards (settings ``statement_lock_timeout``, ``statement_timeout``,
-#: ``lock_retries``, ``lock_retry_backoff``).
-DEFAULT_STATEMENT_LOCK_TIMEOUT = 5.0
-DEFAULT_STATEMENT_TIMEOUT = 0.0
-DEFAULT_LOCK_RETRIES = 3
-DEFAULT_LOCK_RETRY_BACKOFF = 1.0
 #: The longest pause between two attempts, whatever the backoff grows to.
 MAX_RETRY_PAUSE = 30.0
 

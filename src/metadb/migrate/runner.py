@@ -31,6 +31,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+from metadb.clock import utcnow
+from metadb.config import DEFAULT_MIGRATIONS_TABLE
 from metadb.db.database import Database
 from metadb.db.dialect import whoami
 from metadb.errors import (
@@ -52,7 +54,6 @@ from metadb.migrate.tables import (
     VersionState,
     VersionTable,
     prefix_checksum,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class MigrationRunner:
         db: Database,
         source: MigrationSource,
         *,
-        table: str = "schema_migrations",
+        table: str = DEFAULT_MIGRATIONS_TABLE,
         reporter: Reporter | None = None,
         guards: StatementGuards | None = None,
     ) -> None:

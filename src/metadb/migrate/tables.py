@@ -38,13 +38,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
+from metadb.clock import utcnow
+from metadb.config import DEFAULT_MIGRATIONS_TABLE
+from metadb.db.urls import DatabaseURL
+
 _ERROR_LIMIT = 16_000
 _Timestamp = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 _Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def version_table_name(url: DatabaseURL, table: str | None = None) -> str:
+    """The version table a run on ``url`` uses: ``table`` if given, else the URL's
+    ``x-migrations-table``, else :data:`~metadb.config.DEFAULT_MIGRATIONS_TABLE`."""
+    return table or url.migrations_table or DEFAULT_MIGRATIONS_TABLE
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -71,7 +77,7 @@ class VersionState:
 class VersionTable:
     """golang-migrate's ``schema_migrations`` table (the name is configurable)."""
 
-    def __init__(self, name: str = "schema_migrations") -> None:
+    def __init__(self, name: str = DEFAULT_MIGRATIONS_TABLE) -> None:
         self.name = name
         self.table = Table(
             name,
@@ -107,6 +113,8 @@ class VersionTable:
 
 @dataclass(frozen=True)
 class HistoryRow:
+    """One application of a migration file, as the history table keeps it."""
+
     id: int
     version: int
     name: str
@@ -234,15 +242,6 @@ class HistoryTable:
         )
         rows = conn.execute(select(t.c.version, t.c.checksum).where(t.c.id.in_(latest)))
         return {int(r.version): r.checksum for r in rows if r.checksum}
-
-    def last_for_version(self, conn: Connection, version: int) -> HistoryRow | None:
-        if not self.exists(conn):
-            return None
-        t = self.table
-        row = conn.execute(
-            select(t).where(t.c.version == version).order_by(t.c.id.desc()).limit(1)
-        ).first()
-        return None if row is None else self._row(row._mapping)
 
     @staticmethod
     def _row(m: Any) -> HistoryRow:

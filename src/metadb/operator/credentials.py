@@ -38,6 +38,7 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy import Connection, String, literal
 from sqlalchemy.exc import DBAPIError
 
+from metadb.config import DEFAULT_MIGRATIONS_TABLE
 from metadb.db import Database
 from metadb.db.dialect import DialectRegistry
 from metadb.db.urls import DIALECTS
@@ -89,7 +90,11 @@ def validate_privileges(privileges: Sequence[str]) -> tuple[str, ...]:
 #: Tables the application role may read but not write: the migration engine's bookkeeping
 #: (golang-migrate's version table, metadb's history, Alembic's version table). PostgreSQL only;
 #: see docs/credentials.md for MySQL.
-DEFAULT_PROTECTED_TABLES = ("schema_migrations", "schema_migrations_history", "alembic_version")
+DEFAULT_PROTECTED_TABLES = (
+    DEFAULT_MIGRATIONS_TABLE,
+    f"{DEFAULT_MIGRATIONS_TABLE}_history",
+    "alembic_version",
+)
 
 #: Password length in bytes of randomness (the URL-safe text is 4/3 as long).
 _PASSWORD_BYTES = 24
@@ -366,13 +371,9 @@ class LoginRoleCredentials(VersionCredentials):
             raise ConfigError(f"{self.database.url.masked()} names no database")
         try:
             with admin.connect(autocommit=True) as conn:
-                return self._create_database(conn, name)
+                return admin.dialect.create_database_if_missing(conn, name)
         except DBAPIError as exc:
             raise self._error(exc, "creating the database", None) from exc
-
-    @abstractmethod
-    def _create_database(self, conn: Connection, name: str) -> bool:
-        """Create database ``name`` on ``conn`` (autocommit) unless it exists; whether it did."""
 
     def ensure_migration_role(self, user: str) -> MigrationCredential:
         validate_role_name(user, what="migration role name")

@@ -35,15 +35,6 @@ class MysqlCredentials(LoginRoleCredentials):
     def _database(self, conn: Connection) -> str:
         return self.quote(conn, str(conn.execute(text("SELECT DATABASE()")).scalar_one()))
 
-    def _create_database(self, conn: Connection, name: str) -> bool:
-        exists = conn.execute(
-            text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :n"), {"n": name}
-        ).first()
-        if exists:
-            return False
-        conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {self.quote(conn, name)}")
-        return True
-
     def _role_exists(self, conn: Connection, user: str) -> bool:
         row = conn.execute(
             text("SELECT 1 FROM mysql.user WHERE user = :u AND host = :h"),

@@ -27,14 +27,6 @@ class PostgresqlCredentials(LoginRoleCredentials):
     the :attr:`protected_tables` (the migration engine's tables).
     """
 
-    def _create_database(self, conn: Connection, name: str) -> bool:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        ).first()
-        if exists:
-            return False
-        conn.exec_driver_sql(f"CREATE DATABASE {self.quote(conn, name)}")  # conn autocommits
-        return True
 
     def _role_exists(self, conn: Connection, user: str) -> bool:
         row = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :u"), {"u": user}).first()

@@ -29,11 +29,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 from metadb import migrate
+from metadb.clock import utcnow
 from metadb.db.database import Database
 from metadb.errors import (
     AuthenticationError,
@@ -85,8 +86,9 @@ SecretResolver = Callable[[SecretRef, str | None], str]
 _ERRORS_KEPT = 10
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+def _status_time() -> datetime:
+    """Now, to the second: the statuses' times (Kubernetes shows them to the second)."""
+    return utcnow(whole_seconds=True)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class ReconcileContext:
     pushgateway: str | None = None
     #: Called with the status after each migration step, to publish progress mid-pass.
     on_status: Callable[[ManagedDatabaseStatus], None] | None = None
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = _status_time
     backoff_base: float = 5.0
     backoff_max: float = 300.0
     #: How soon to look again while a revocation waits for sessions, or while blocked.

@@ -22,6 +22,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from metadb.config import DEFAULT_LOCK_TIMEOUT
+
 GROUP = "metadb.io"
 VERSION = "v1alpha1"
 API_VERSION: Literal["metadb.io/v1alpha1"] = "metadb.io/v1alpha1"
@@ -68,7 +70,9 @@ class MigrationsSpec(_Model):
         "Unset: metadb's own schema.",
     )
     table: str | None = Field(default=None, description="golang-migrate's version table.")
-    lock_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the lock.")
+    lock_timeout: float = Field(
+        default=DEFAULT_LOCK_TIMEOUT, gt=0, description="Seconds to wait for the lock."
+    )
 
 
 class VersionSpec(_Model):

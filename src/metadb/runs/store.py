@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from metadb.clock import now_ms
 from metadb.db.database import Database
 from metadb.errors import InvalidArgumentError, NotFoundError
 from metadb.runs import checks as check
@@ -30,7 +31,6 @@ from metadb.runs import tables as t
 from metadb.runs.filters import parse_filter
 from metadb.runs.model import TERMINAL_STATES, Run, RunPage, Task
 from metadb.runs.rows import annotations_of, load_runs, metrics_of, task_by_id, tasks_of
-from metadb.store.nodes import now_ms
 from metadb.store.session import StoreSession, insert_returning_ids, insert_rows
 
 _ANNOTATION_COLUMNS = ("run_id", "annotation_key", "annotation_value")

@@ -7,6 +7,7 @@ from metadb.config import DEFAULT_DATABASE_URL
 from metadb.db.database import Database
 from metadb.db.urls import DatabaseURL
 from metadb.errors import FailedPreconditionError
+from metadb.hints import migrate_up
 from metadb.store.metadata_store import MetadataStore
 
 
@@ -43,7 +44,7 @@ def connect(
     db.url.text_mode(mysql_text)  # a bad mode fails before the schema is touched
     config = migrations.MigrateConfig(database=db.url)
     if migrate:
-        migrations.up(config)
+        migrate_up(config)  # what 'metadb migrate up' does: the hints check, then up
     else:
         status = migrations.status(config)
         if status.pending or status.dirty or status.version is None:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Table, bindparam, select
 
+from metadb.clock import now_ms
 from metadb.db.dialect import Dialect
 from metadb.errors import AlreadyExistsError, InvalidArgumentError
 from metadb.store.model import Association, Attribution, Event, EventType, ParentContext
-from metadb.store.nodes import now_ms
 from metadb.store.session import insert_returning_ids, insert_rows
 from metadb.store.tables import MlmdTables
 

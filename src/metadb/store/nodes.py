@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 
+from metadb.clock import now_ms
 from metadb.errors import InvalidArgumentError
 from metadb.store.gcpause import gc_paused
 from metadb.store.model import (
@@ -83,10 +83,6 @@ _BASE_FIELDS = (
     "create_time_since_epoch",
     "last_update_time_since_epoch",
 )
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class NodeStore:
