@@ -43,6 +43,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite:///metadb.sqlite"
 #: uvicorn's log levels, for ``metadb serve --log-level``.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+#: The largest request body ``metadb serve`` reads by default (``--max-body-bytes``): 8 MiB.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 class Settings(BaseSettings):
