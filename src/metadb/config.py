@@ -60,6 +60,8 @@ DEFAULT_LOCK_RETRIES = 3
 DEFAULT_LOCK_RETRY_BACKOFF = 1.0
 #: uvicorn's log levels, for ``metadb serve --log-level``.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+#: The largest request body ``metadb serve`` reads by default (``--max-body-bytes``): 8 MiB.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 class HintSettings(BaseModel):

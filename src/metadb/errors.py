@@ -5,18 +5,19 @@ where (file, line, statement, table), and the next step. Third-party errors (SQL
 drivers, sqlglot) are translated into these at one seam each and never leak; the original is
 kept as ``__cause__``.
 
-    MetadbError
-    ├── ConfigError                    bad settings or arguments (exit 2)
+    MetadbError                        (exit 1, HTTP 500 unless a class says otherwise)
+    ├── ConfigError                    bad settings or arguments (exit 2, HTTP 400)
     │   ├── UnsupportedDatabaseError   a URL or DSN metadb cannot use
     │   ├── UnknownBackfillError       an id that names no backfill
     │   └── ResourceError              an operator resource file (YAML) is invalid
     ├── DatabaseError                  talking to the database failed (exit 1)
-    │   ├── DatabaseUnreachableError   no connection: server down, wrong host or port
+    │   ├── DatabaseUnreachableError   no connection: server down, wrong host or port (HTTP 503)
     │   │   └── ServerUnreachableError metadb.client: no answer from the metadb server
-    │   ├── AuthenticationError        the server refused the credentials
+    │   ├── AuthenticationError        the server refused the credentials (HTTP 503)
     │   │   └── TokenRejectedError     metadb.client: the server refused the bearer token
     │   ├── StatementError             a statement the database rejected outside a migration
-    │   └── ServerResponseError        metadb.client: an answer the client cannot map (a 500)
+    │   └── ServerResponseError        metadb.client: an answer the client cannot map (a 500,
+    │                                  a path the server does not serve)
     ├── MigrationError
     │   ├── SourceError                the migration files are malformed (exit 1); nothing ran
     │   ├── MigrationFailedError       a statement failed while migrating (exit 1)
@@ -30,8 +31,10 @@ kept as ``__cause__``.
     │   ├── IrreversibleMigrationError a down step has no down file (exit 1)
     │   ├── BaselineError              baseline asked of a database that has a version (exit 1)
     │   ├── UnsupportedSchemaError     an ml-metadata database at another schema version (exit 3)
-    │   ├── SchemaOutOfDateError       migrations pending or dirty where they may not run, such
-    │   │                              as ``metadb serve --no-migrate`` (exit 3)
+    │   ├── SchemaOutOfDateError       the schema is not current (pending, dirty or newer)
+    │   │                              where metadb may not migrate it: ``metadb serve
+    │   │                              --no-migrate``, ``connect(migrate=False)``, the CLI's
+    │   │                              run commands (exit 3; also a FailedPreconditionError)
     │   ├── HintsFailedError           the hints check found errors in pending migrations;
     │   │                              nothing ran (exit 3)
     │   └── LockTimeoutError           another run held the migration lock too long (exit 4)
@@ -42,17 +45,22 @@ kept as ``__cause__``.
     │   └── PermanentError             waits for the resource's spec to change (a failed
     │                                  migration, a dirty database)
     ├── CredentialError                creating, granting or revoking a login role failed (exit 1)
-    │   ├── CredentialsNotApplicableError  the database has no login roles (SQLite) (exit 2)
+    │   ├── CredentialsNotApplicableError  the database has no login roles (SQLite) (exit 2;
+    │   │                                  also a ConfigError)
     │   └── SecretStoreError           a credential's secret could not be written or removed
     └── StoreError                     the metadata store refused a call (ml-metadata's codes)
-        ├── NotFoundError              no such type, node or id
+        ├── NotFoundError              no such type, node or id (HTTP 404)
         ├── AlreadyExistsError         a name or external id is taken; a type conflicts
-        ├── InvalidArgumentError       a malformed value, property or filter_query
-        │                              (exit 2: from the CLI it is a bad argument)
+        │                              (HTTP 409)
+        ├── InvalidArgumentError       a malformed value, property or filter_query (HTTP 400;
+        │                              exit 2: from the CLI it is a bad argument)
         └── FailedPreconditionError    the call conflicts with stored data (a cycle, a
-                                       missing node an event points at)
+                                       missing node an event points at) (HTTP 412)
 
-Exit codes are assigned in one table, :data:`metadb.cli.exitcodes.EXIT_CODES`.
+Each class carries its facts as class attributes, read at the two seams that turn errors into
+answers: ``code`` (the machine-readable name of ``--json`` output and the REST API's JSON),
+``exit_code`` (:mod:`metadb.cli.exitcodes` names the values) and ``http_status``
+(:mod:`metadb.api.errors`). A subclass inherits its parent's unless it sets its own.
 """
 
 from __future__ import annotations
@@ -64,6 +72,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from metadb.backfill.runner import BackfillResult
+
+#: The documented exit codes that errors carry (:mod:`metadb.cli.exitcodes` names them for the
+#: CLI, with 0 for success).
+EXIT_FAILED, EXIT_USAGE, EXIT_NEEDS_ATTENTION, EXIT_LOCK_TIMEOUT = 1, 2, 3, 4
 
 __all__ = [
     "AlreadyExistsError",
@@ -113,6 +125,10 @@ class MetadbError(Exception):
 
     #: Machine-readable name, used by ``--json`` output and the REST API.
     code: str = "error"
+    #: The CLI's exit code for it (:mod:`metadb.cli.exitcodes`).
+    exit_code: int = EXIT_FAILED
+    #: The REST API's status for it; 500 is a bug, logged without the message.
+    http_status: int = 500
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -126,6 +142,8 @@ class ConfigError(MetadbError):
     """Settings or arguments that cannot work; fix the invocation."""
 
     code = "config"
+    exit_code = EXIT_USAGE
+    http_status = 400
 
 
 class UnsupportedDatabaseError(ConfigError):
@@ -152,30 +170,53 @@ class DatabaseError(MetadbError):
 
 
 class DatabaseUnreachableError(DatabaseError):
-    """No connection could be made."""
+    """No connection could be made to the database at ``url`` (password masked); ``detail``
+    is what the driver said.
+
+    ``from_server``: a metadb server at ``url`` reported that *its* database is unreachable,
+    and ``detail`` is the server's message (:mod:`metadb.client` raises it so).
+    """
 
     code = "unreachable"
+    http_status = 503
 
-    def __init__(self, url: str, detail: str) -> None:
+    def __init__(self, url: str, detail: str, *, from_server: bool = False) -> None:
         self.url = url
         self.detail = detail
-        super().__init__(
-            f"cannot connect to {url}: {detail}. Check that the server is running and that "
-            "the host, port and database name are right; nothing was changed"
+        self.from_server = from_server
+        super().__init__(self._explain())
+
+    def _explain(self) -> str:
+        if self.from_server:
+            return f"the metadb server at {self.url} cannot reach its database: {self.detail}"
+        return (
+            f"cannot connect to {self.url}: {self.detail}. Check that the server is running "
+            "and that the host, port and database name are right; nothing was changed"
         )
 
 
 class AuthenticationError(DatabaseError):
-    """The server refused the user name or password."""
+    """The database server at ``url`` refused the user name or password.
+
+    ``from_server``: a metadb server at ``url`` reported that *its* database refused its
+    credentials, and ``detail`` is the server's message (:mod:`metadb.client` raises it so).
+    """
 
     code = "authentication"
+    http_status = 503
 
-    def __init__(self, url: str, detail: str) -> None:
+    def __init__(self, url: str, detail: str, *, from_server: bool = False) -> None:
         self.url = url
         self.detail = detail
-        super().__init__(
-            f"the server at {url} refused the credentials: {detail}. Check the user name and "
-            "password in the database URL; nothing was changed"
+        self.from_server = from_server
+        super().__init__(self._explain())
+
+    def _explain(self) -> str:
+        if self.from_server:
+            return f"the metadb server at {self.url} cannot log in to its database: {self.detail}"
+        return (
+            f"the server at {self.url} refused the credentials: {self.detail}. Check the user "
+            "name and password in the database URL; nothing was changed"
         )
 
 
@@ -191,12 +232,13 @@ class ServerUnreachableError(DatabaseUnreachableError):
     code = "server_unreachable"
 
     def __init__(self, url: str, detail: str) -> None:
-        self.url = url
-        self.detail = detail
-        MetadbError.__init__(
-            self,
-            f"no answer from the metadb server at {url}: {detail}. Check that 'metadb serve' "
-            "is running there and reachable; the call may or may not have been applied",
+        super().__init__(url, detail)
+
+    def _explain(self) -> str:
+        return (
+            f"no answer from the metadb server at {self.url}: {self.detail}. Check that "
+            "'metadb serve' is running there and reachable; the call may or may not have been "
+            "applied"
         )
 
 
@@ -206,17 +248,18 @@ class TokenRejectedError(AuthenticationError):
     code = "unauthenticated"
 
     def __init__(self, url: str, detail: str) -> None:
-        self.url = url
-        self.detail = detail
-        MetadbError.__init__(
-            self,
-            f"the metadb server at {url} refused the request: {detail}. Pass the server's "
-            "token as Client(url, token=...); nothing was changed",
+        super().__init__(url, detail)
+
+    def _explain(self) -> str:
+        return (
+            f"the metadb server at {self.url} refused the request: {self.detail}. Pass the "
+            "server's token as Client(url, token=...); nothing was changed"
         )
 
 
 class ServerResponseError(DatabaseError):
-    """The metadb server answered with an error :mod:`metadb.client` has no class for."""
+    """The metadb server answered with an error :mod:`metadb.client` has no class for: a 500,
+    or ``route_not_found`` (the server does not serve the path: it runs another version)."""
 
     code = "server_response"
 
@@ -307,6 +350,7 @@ class TableLockTimeoutError(MigrationFailedError):
     attempt, so that it never queued the application's traffic behind it for long."""
 
     code = "table_lock_timeout"
+    exit_code = EXIT_LOCK_TIMEOUT
 
     def __init__(
         self,
@@ -353,6 +397,7 @@ class DirtyDatabaseError(MigrationError):
     """An earlier run failed part-way and left the version marked dirty."""
 
     code = "dirty"
+    exit_code = EXIT_NEEDS_ATTENTION
 
     def __init__(
         self,
@@ -398,6 +443,7 @@ class ChangedMigrationError(MigrationError):
     """Files of applied migrations differ from what was applied."""
 
     code = "changed"
+    exit_code = EXIT_NEEDS_ATTENTION
 
     def __init__(self, changed: Sequence[tuple[int, str]]) -> None:
         self.changed = list(changed)
@@ -413,6 +459,7 @@ class MissingMigrationError(MigrationError):
     """The database is at a version that the source has no file for."""
 
     code = "missing"
+    exit_code = EXIT_NEEDS_ATTENTION
 
     def __init__(self, version: int, source: str) -> None:
         self.version = version
@@ -483,6 +530,7 @@ class UnsupportedSchemaError(MigrationError):
     """The database holds ml-metadata tables at a schema version metadb does not read."""
 
     code = "unsupported_schema"
+    exit_code = EXIT_NEEDS_ATTENTION
 
     def __init__(self, found: int, supported: int) -> None:
         self.found = found
@@ -500,45 +548,11 @@ class UnsupportedSchemaError(MigrationError):
         )
 
 
-class SchemaOutOfDateError(MigrationError):
-    """The schema is behind the migrations (or dirty) where metadb may not migrate it.
-
-    ``database`` is the masked URL; the message names the command that fixes it.
-    """
-
-    code = "schema_out_of_date"
-
-    def __init__(
-        self, *, database: str, version: int | None, pending: Sequence[int], dirty: bool
-    ) -> None:
-        self.database = database
-        self.version = version
-        self.pending = list(pending)
-        self.dirty = dirty
-        where = f"--database {shlex.quote(database)}"
-        password = " (with the real password in place of ***)" if "***" in database else ""
-        at = "no version" if version is None else f"version {version}"
-        if dirty:
-            msg = (
-                f"the schema of {database} is dirty at {at}: an earlier migration failed "
-                f"part-way. See what failed with: metadb migrate status {where}{password}; "
-                f"then continue it with: metadb migrate resume {where}"
-            )
-        else:
-            shown = ", ".join(str(v) for v in self.pending[:10])
-            more = ", ..." if len(self.pending) > 10 else ""
-            msg = (
-                f"the schema of {database} is not current: it is at {at} and "
-                f"{len(self.pending)} migration(s) are pending ({shown}{more}). Bring it up to "
-                f"date with: metadb migrate up {where}{password}; or start without --no-migrate"
-            )
-        super().__init__(msg + "; nothing was changed")
-
-
 class LockTimeoutError(MigrationError):
     """Another run held the migration lock longer than the timeout."""
 
     code = "lock_timeout"
+    exit_code = EXIT_LOCK_TIMEOUT
 
     def __init__(self, *, what: str, timeout: float, holder: str | None) -> None:
         self.what = what
@@ -564,6 +578,8 @@ class CredentialsNotApplicableError(CredentialError, ConfigError):
     """Per-version credentials were asked of a database that has no login roles (SQLite)."""
 
     code = "credentials_not_applicable"
+    exit_code = EXIT_USAGE
+    http_status = 400
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
@@ -592,19 +608,88 @@ class StoreError(MetadbError):
 
 
 class NotFoundError(StoreError):
+    """No such type, node, run or id."""
+
     code = "not_found"
+    http_status = 404
 
 
 class AlreadyExistsError(StoreError):
+    """A name or external id is taken, or a type conflicts with the stored one."""
+
     code = "already_exists"
+    http_status = 409
 
 
 class InvalidArgumentError(StoreError):
+    """A malformed value, property, filter or request. From the CLI it is a bad argument."""
+
     code = "invalid_argument"
+    exit_code = EXIT_USAGE
+    http_status = 400
 
 
 class FailedPreconditionError(StoreError):
+    """The call conflicts with stored data or with the state of the database."""
+
     code = "failed_precondition"
+    http_status = 412
+
+
+class SchemaOutOfDateError(MigrationError, FailedPreconditionError):
+    """The schema is not at the newest migration metadb has (migrations are pending, it is
+    dirty, or a newer metadb migrated it) where metadb may not migrate it: ``metadb serve
+    --no-migrate``, ``metadb.connect(url, migrate=False)``, the CLI's run commands, and the
+    server's readiness. :func:`metadb.store.connect.require_current_schema` decides it.
+
+    ``database`` is the masked URL, ``latest`` the newest migration metadb has; the message
+    names the command that fixes it. It is also a FailedPreconditionError: the call needs a
+    current schema.
+    """
+
+    code = "schema_out_of_date"
+    exit_code = EXIT_NEEDS_ATTENTION
+
+    def __init__(
+        self,
+        *,
+        database: str,
+        version: int | None,
+        pending: Sequence[int],
+        dirty: bool,
+        latest: int | None = None,
+    ) -> None:
+        self.database = database
+        self.version = version
+        self.pending = list(pending)
+        self.dirty = dirty
+        self.latest = latest
+        where = f"--database {shlex.quote(database)}"
+        password = " (with the real password in place of ***)" if "***" in database else ""
+        at = "no version" if version is None else f"version {version}"
+        if dirty:
+            msg = (
+                f"the schema of {database} is dirty at {at}: an earlier migration failed "
+                f"part-way. See what failed with: metadb migrate status {where}{password}; "
+                f"then continue it with: metadb migrate resume {where}"
+            )
+        elif not self.pending and version is not None and latest is not None and version > latest:
+            msg = (
+                f"the schema of {database} is at {at}, newer than the newest migration this "
+                f"metadb has ({latest}): a newer metadb release migrated it. Use that release "
+                "or a newer one"
+            )
+        else:
+            shown = ", ".join(str(v) for v in self.pending[:10])
+            more = ", ..." if len(self.pending) > 10 else ""
+            msg = (
+                f"the schema of {database} is not current: it is at {at} and "
+                f"{len(self.pending)} migration(s) are pending ({shown}{more}). Bring it up to "
+                f"date with: metadb migrate up {where}{password}; or let metadb migrate it "
+                "when it opens the database (metadb serve without --no-migrate, "
+                "metadb.connect(url) without migrate=False)"
+            )
+        super().__init__(msg + "; nothing was changed")
 
 
 class ResourceError(ConfigError):
@@ -686,6 +771,7 @@ class HintsFailedError(MigrationError):
     """
 
     code = "hints_failed"
+    exit_code = EXIT_NEEDS_ATTENTION
 
     def __init__(self, findings: Sequence[Any]) -> None:
         self.findings = list(findings)

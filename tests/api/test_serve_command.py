@@ -161,3 +161,44 @@ def test_model_registry_flags_serve_the_embedmd_database(
         assert httpx.get(f"{base}/api/v1/runs").status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
+
+
+def test_an_empty_or_blank_token_refuses_to_start_saying_what_to_set(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'blank.sqlite'}"
+    empty_file = tmp_path / "empty-token"
+    empty_file.write_text("\n")
+    refusals = {
+        "--auth-token": _run("--database", url, "--auth-token", ""),
+        "METADB_AUTH_TOKEN": _run("--database", url, env={"METADB_AUTH_TOKEN": " "}),
+        str(empty_file): _run("--database", url, "--auth-token-file", str(empty_file)),
+    }
+    for source, result in refusals.items():
+        assert result.returncode == 2, result.stderr
+        assert f"{source} is empty or only whitespace" in result.stderr
+        assert "--auth-token-file" in result.stderr
+        assert "Traceback" not in result.stderr
+    missing = _run("--database", url, "--auth-token-file", str(tmp_path / "nope"))
+    assert missing.returncode == 2
+    assert "cannot read the auth token file" in missing.stderr
+    assert not (tmp_path / "blank.sqlite").exists()  # refused before the database was opened
+
+
+def test_the_token_file_and_the_body_limit_flag(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'file.sqlite'}"
+    token = "file-t0ken-456"
+    token_file = tmp_path / "token"
+    token_file.write_bytes(f"{token}\r\n".encode())
+    log = tmp_path / "serve.log"
+    args = ("--database", url, "--auth-token-file", str(token_file), "--max-body-bytes", "100")
+    with serving(*args, "--log-level", "debug", log=log) as (process, base):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{base}/readyz").status_code == 401
+        assert httpx.get(f"{base}/readyz", headers=headers).status_code == 200
+        small = httpx.post(f"{base}/api/v1/runs", json={"name": "r"}, headers=headers)
+        assert small.status_code == 201
+        large = httpx.post(f"{base}/api/v1/runs", json={"name": "r" * 200}, headers=headers)
+        assert large.status_code == 413
+        assert "limit of 100 bytes" in large.json()["message"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    assert token not in log.read_text()

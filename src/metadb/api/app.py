@@ -14,13 +14,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from metadb import __version__
-from metadb.api.auth import bearer_token_dependency
+from metadb.api.auth import BearerTokenGuard, bearer_scheme_dependency
 from metadb.api.errors import install_error_handlers
 from metadb.api.metrics import ApiMetrics
-from metadb.api.middleware import RequestObserver
+from metadb.api.middleware import BodySizeLimit, InternalErrorBoundary, RequestObserver
 from metadb.api.resources import ServerResources, open_resources
 from metadb.api.routers import ops as ops_routes
 from metadb.api.routers import runs as runs_routes
@@ -76,11 +77,20 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    app.add_middleware(RequestObserver, metrics=metrics, log_requests=settings.access_log)
-
+    # The last added runs first: observe, catch what no handler took, check the token, and
+    # only then let anything read the body.
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     protected: list[Any] = []
     if settings.auth_token is not None:
-        protected.append(Depends(bearer_token_dependency(settings.auth_token)))
+        docs = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+        open_paths = {url for url in docs if url} | {
+            route.path for route in ops_routes.open_router.routes if isinstance(route, APIRoute)
+        }
+        app.add_middleware(BearerTokenGuard, token=settings.auth_token, open_paths=open_paths)
+        protected.append(Depends(bearer_scheme_dependency()))
+    app.add_middleware(InternalErrorBoundary, debug=settings.debug)
+    app.add_middleware(RequestObserver, metrics=metrics, log_requests=settings.access_log)
+
     app.include_router(ops_routes.open_router)
     app.include_router(ops_routes.router, dependencies=protected)
     app.include_router(store_routes.router, dependencies=protected)

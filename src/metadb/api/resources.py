@@ -9,19 +9,17 @@ start the pending backfills in the background. :func:`readiness` is what ``/read
 from __future__ import annotations
 
 import logging
-import shlex
 from dataclasses import dataclass, field
 
-from metadb import migrate as migrations
 from metadb.api.settings import ServeSettings
 from metadb.backfill.commands import BackgroundBackfills, start_pending_backfills_in_background
 from metadb.db.database import Database
-from metadb.db.urls import DatabaseURL, parse_database_url
+from metadb.db.urls import parse_database_url
 from metadb.errors import DatabaseError, SchemaOutOfDateError
 from metadb.migrate.source import MigrationSource, load_source
-from metadb.migrate.tables import VersionState, VersionTable, version_table_name
+from metadb.migrate.tables import VersionTable, version_table_name
 from metadb.runs.store import RunStore
-from metadb.store.connect import connect
+from metadb.store.connect import connect, require_current_schema
 from metadb.store.metadata_store import MetadataStore
 
 log = logging.getLogger("metadb.api")
@@ -72,8 +70,6 @@ def open_resources(settings: ServeSettings) -> ServerResources:
             resources.close()
     """
     url = parse_database_url(settings.database_url, database_type=settings.database_type)
-    if not settings.migrate:
-        require_current_schema(url)
     store = connect(url, migrate=settings.migrate, mysql_text=settings.mysql_text)
     try:
         resources = ServerResources(
@@ -91,23 +87,6 @@ def open_resources(settings: ServeSettings) -> ServerResources:
         resources.backfills = start_pending_backfills_in_background(url)
     log.info("serving %s", url.masked())
     return resources
-
-
-def require_current_schema(url: DatabaseURL) -> None:
-    """Raise unless ``url``'s schema is at the newest bundled migration and not dirty.
-
-    Raises:
-        SchemaOutOfDateError: naming the command that brings the schema up to date.
-        DatabaseUnreachableError, AuthenticationError.
-    """
-    status = migrations.status(migrations.MigrateConfig(database=url))
-    if status.dirty or status.pending or status.version is None:
-        raise SchemaOutOfDateError(
-            database=url.masked(),
-            version=status.version,
-            pending=status.pending,
-            dirty=status.dirty,
-        )
 
 
 @dataclass(frozen=True)
@@ -134,33 +113,13 @@ def readiness(resources: ServerResources) -> Readiness:
         if not state.ready:
             print(state.reason)
     """
-    latest = resources.source.versions[-1] if len(resources.source) else None
+    source, db = resources.source, resources.database
+    latest = source.versions[-1] if len(source) else None
     try:
-        with resources.database.connect() as conn, conn.begin():
-            state: VersionState = resources.version_table.read(conn)
+        with db.connect() as conn, conn.begin():
+            state = require_current_schema(db, conn, source=source, table=resources.version_table)
+    except SchemaOutOfDateError as exc:
+        return Readiness(False, str(exc), exc.version, exc.dirty, latest)
     except DatabaseError as exc:
         return Readiness(False, str(exc), latest=latest, database_up=False)
-    shown = shlex.quote(resources.database.url.masked())
-    reason = None
-    if state.dirty:
-        reason = (
-            f"the schema is dirty at version {state.version}: an earlier migration failed "
-            f"part-way. See what failed with: metadb migrate status --database {shown}"
-        )
-    elif state.version is None:
-        reason = (
-            "the database has no schema version; migrate it with: "
-            f"metadb migrate up --database {shown}"
-        )
-    elif latest is not None and state.version < latest:
-        pending = len(resources.source.after(state.version))
-        reason = (
-            f"the schema is at version {state.version} and {pending} migration(s) are pending; "
-            f"migrate it with: metadb migrate up --database {shown}"
-        )
-    elif latest is not None and state.version > latest:
-        reason = (
-            f"the schema is at version {state.version}, newer than this server's newest "
-            f"migration {latest}: run a metadb release that has it"
-        )
-    return Readiness(reason is None, reason, state.version, state.dirty, latest)
+    return Readiness(True, None, state.version, state.dirty, latest)

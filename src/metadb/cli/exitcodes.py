@@ -1,4 +1,7 @@
-"""The documented exit codes of every ``metadb`` command, assigned in one table.
+"""The documented exit codes of every ``metadb`` command.
+
+Each error class carries its code as ``exit_code`` (:mod:`metadb.errors`); this module names
+the values and reads them.
 
 ====  ==============================================================================
 code  meaning
@@ -8,7 +11,8 @@ code  meaning
 2     usage: bad arguments (a malformed filter, sort, page token or value given to a
       command, an unknown backfill), an unsupported database URL
 3     needs attention: dirty database, changed or missing files, unsupported MLMD schema,
-      a schema not current where metadb may not migrate it (serve --no-migrate),
+      a schema not current where metadb may not migrate it (serve --no-migrate, the
+      ``runs`` commands),
       hint errors in pending migrations (hints check, migrate up)
 4     lock timeout: another run held the migration lock too long, or a migration statement
       gave up waiting for a table lock on every attempt
@@ -18,38 +22,27 @@ code  meaning
 from __future__ import annotations
 
 from metadb.errors import (
-    ChangedMigrationError,
-    ConfigError,
-    DirtyDatabaseError,
-    HintsFailedError,
-    InvalidArgumentError,
-    LockTimeoutError,
-    MissingMigrationError,
-    SchemaOutOfDateError,
-    TableLockTimeoutError,
-    UnsupportedSchemaError,
+    EXIT_FAILED,
+    EXIT_LOCK_TIMEOUT,
+    EXIT_NEEDS_ATTENTION,
+    EXIT_USAGE,
+    MetadbError,
 )
 
-OK, FAILED, USAGE, NEEDS_ATTENTION, LOCK_TIMEOUT = 0, 1, 2, 3, 4
-
-EXIT_CODES: dict[type[BaseException], int] = {
-    ConfigError: USAGE,
-    # Raised for a caller's malformed input; from the CLI that input is the command line.
-    InvalidArgumentError: USAGE,
-    DirtyDatabaseError: NEEDS_ATTENTION,
-    ChangedMigrationError: NEEDS_ATTENTION,
-    MissingMigrationError: NEEDS_ATTENTION,
-    UnsupportedSchemaError: NEEDS_ATTENTION,
-    SchemaOutOfDateError: NEEDS_ATTENTION,
-    HintsFailedError: NEEDS_ATTENTION,
-    LockTimeoutError: LOCK_TIMEOUT,
-    TableLockTimeoutError: LOCK_TIMEOUT,
-}
+OK = 0
+FAILED, USAGE, NEEDS_ATTENTION, LOCK_TIMEOUT = (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    EXIT_NEEDS_ATTENTION,
+    EXIT_LOCK_TIMEOUT,
+)
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """The exit code of the most specific class in ``EXIT_CODES`` that ``exc`` is; else 1."""
-    for cls in type(exc).__mro__:
-        if cls in EXIT_CODES:
-            return EXIT_CODES[cls]
-    return FAILED
+    """The exit code ``exc`` carries (``exit_code`` of metadb's errors); 1 for anything else.
+
+    Example::
+
+        exit_code_for(DirtyDatabaseError(...))  # 3: NEEDS_ATTENTION
+    """
+    return exc.exit_code if isinstance(exc, MetadbError) else FAILED

@@ -7,14 +7,16 @@ can switch binaries without changing arguments::
         --embedmd-database-dsn 'root:pw@tcp(db:3306)/metadb?charset=utf8mb4&parseTime=True'
 
 Start-up failures print one message and exit with the documented code (no traceback unless
---debug): 2 for a bad URL or an address that cannot be listened on, 1 for an unreachable
-database, 3 for a schema that is not current with --no-migrate (or is dirty).
+--debug): 2 for a bad URL, an address that cannot be listened on or an empty token, 1 for an
+unreachable database, 3 for a schema that is not current with --no-migrate (or is dirty).
+``metadb --debug serve`` also logs the full traceback of a request that fails with a 500.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,7 +24,7 @@ from pydantic import SecretStr
 
 from metadb.cli.options import Database, DatabaseType
 from metadb.cli.output import Output
-from metadb.config import LOG_LEVELS, load_settings
+from metadb.config import DEFAULT_MAX_BODY_BYTES, LOG_LEVELS, Settings, load_settings
 from metadb.errors import ConfigError
 
 EMBEDMD_TYPES = ("mysql", "postgresql")
@@ -51,10 +53,27 @@ def serve(
         typer.Option(
             "--auth-token",
             help="Require 'Authorization: Bearer TOKEN' on every route but /healthz "
-            "(or env METADB_AUTH_TOKEN, which keeps it out of the process list).",
+            "(or env METADB_AUTH_TOKEN, or --auth-token-file, which keep it out of the "
+            "process list).",
             show_default=False,
         ),
     ] = None,
+    auth_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-token-file",
+            help="Read the token from this file (a trailing newline is dropped).",
+            show_default=False,
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-body-bytes",
+            min=1,
+            help="Refuse request bodies larger than this with 413, before reading them.",
+        ),
+    ] = DEFAULT_MAX_BODY_BYTES,
     log_level: Annotated[
         str, typer.Option("--log-level", help=f"One of {', '.join(LOG_LEVELS)}.")
     ] = "info",
@@ -82,7 +101,8 @@ def serve(
     Applies pending migrations first (unless --no-migrate) and starts pending backfills in the
     background. Stops gracefully on SIGTERM or Ctrl-C.
     """
-    out = Output(debug=bool(ctx.obj and ctx.obj.get("debug")))
+    debug = bool(ctx.obj and ctx.obj.get("debug"))
+    out = Output(debug=debug)
 
     def run() -> None:
         # FastAPI and uvicorn are imported here, so that other commands start without them.
@@ -97,13 +117,14 @@ def serve(
             embedmd_database_type=embedmd_database_type,
             embedmd_database_dsn=embedmd_database_dsn,
         )
-        token = SecretStr(auth_token) if auth_token else env.auth_token
         settings = ServeSettings(
             database_url=url or env.database_url,
             database_type=kind or env.database_type,
             migrate=not no_migrate,
             run_backfills=not no_backfills,
-            auth_token=token,
+            auth_token=_token(flag=auth_token, file=auth_token_file, env=env),
+            max_body_bytes=max_body_bytes,
+            debug=debug,
         )
         _configure_logging(log_level)
         serve_api(settings, host=host, port=port, log_level=log_level)
@@ -112,6 +133,23 @@ def serve(
         out.run(run)
     except KeyboardInterrupt:  # Ctrl-C before the server took over the signal (migrating)
         raise typer.Exit(130) from None
+
+
+def _token(*, flag: str | None, file: Path | None, env: Settings) -> SecretStr | None:
+    """The token from --auth-token, --auth-token-file or METADB_AUTH_TOKEN (in that order);
+    a blank one is a ConfigError naming where it came from, never serving without auth."""
+    from metadb.api.auth import read_token_file
+    from metadb.api.settings import require_token
+
+    if flag is not None and file is not None:
+        raise ConfigError("give --auth-token or --auth-token-file, not both")
+    if file is not None:
+        return read_token_file(file)
+    if flag is not None:
+        return SecretStr(require_token(flag, source="--auth-token"))
+    if env.auth_token is not None:
+        require_token(env.auth_token.get_secret_value(), source="METADB_AUTH_TOKEN")
+    return env.auth_token
 
 
 def _database(

@@ -10,11 +10,17 @@ already_exists (409)     :class:`~metadb.errors.AlreadyExistsError`
 invalid_argument (400)   :class:`~metadb.errors.InvalidArgumentError`
 failed_precondition      :class:`~metadb.errors.FailedPreconditionError`
 config (400)             :class:`~metadb.errors.ConfigError`
-unreachable,             :class:`~metadb.errors.DatabaseUnreachableError`: the *server's*
-authentication (503)     database is down (the message is the server's)
+unreachable (503)        :class:`~metadb.errors.DatabaseUnreachableError`,
+authentication (503)     :class:`~metadb.errors.AuthenticationError`: the *server's*
+                         database is down or refused it (``from_server``: ``url`` is the
+                         server's, ``detail`` its message)
 unauthenticated (401)    :class:`~metadb.errors.TokenRejectedError`
+route_not_found (404)    :class:`~metadb.errors.ServerResponseError` saying that the server
+                         does not serve the path: client and server are of other versions
 anything else            :class:`~metadb.errors.ServerResponseError` (status, code, message)
 =======================  ==========================================================
+
+The codes are the classes' own ``code`` attributes (one table, :data:`_RAISED`).
 
 No answer at all (connection refused, timeout, a broken connection) is
 :class:`~metadb.errors.ServerUnreachableError`, a DatabaseUnreachableError, so that a program
@@ -30,6 +36,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from metadb import __version__
 from metadb.errors import (
     AlreadyExistsError,
     AuthenticationError,
@@ -46,8 +53,8 @@ from metadb.errors import (
 
 DEFAULT_TIMEOUT = 30.0
 
-#: Errors whose constructor takes just the message.
-_PLAIN: dict[str, type[MetadbError]] = {
+#: The classes an error response's ``code`` names, by their own ``code``.
+_RAISED: dict[str, type[MetadbError]] = {
     cls.code: cls
     for cls in (
         NotFoundError,
@@ -55,12 +62,12 @@ _PLAIN: dict[str, type[MetadbError]] = {
         InvalidArgumentError,
         FailedPreconditionError,
         ConfigError,
+        DatabaseUnreachableError,
+        AuthenticationError,
     )
 }
-#: Errors whose constructor takes facts the server kept to itself: the server's message is used.
-_SERVER_SIDE: dict[str, type[MetadbError]] = {
-    cls.code: cls for cls in (DatabaseUnreachableError, AuthenticationError)
-}
+#: The code of a 404 for a path the server does not serve (metadb.api.errors).
+ROUTE_NOT_FOUND = "route_not_found"
 
 
 class HttpTransport:
@@ -110,25 +117,34 @@ class HttpTransport:
             raise ServerUnreachableError(self.base_url, _describe(exc)) from exc
         if response.is_success:
             return response.json()
-        raise self._error(response)
+        raise self._error(method, path, response)
 
-    def _error(self, response: httpx.Response) -> MetadbError:
+    def _error(self, method: str, path: str, response: httpx.Response) -> MetadbError:
         try:
             body = response.json()
             code, message = str(body["code"]), str(body["message"])
         except (ValueError, KeyError, TypeError):
             code, message = "http_error", response.text[:300] or response.reason_phrase
-        if response.status_code == 401:
+        status = response.status_code
+        if status == 401:
             return TokenRejectedError(self.base_url, message)
-        if code in _PLAIN:
-            return _PLAIN[code](message)
-        if code in _SERVER_SIDE:
-            error = _SERVER_SIDE[code].__new__(_SERVER_SIDE[code])
-            MetadbError.__init__(error, message)
-            return error
-        return ServerResponseError(
-            url=self.base_url, status=response.status_code, code=code, message=message
-        )
+        # Servers before route_not_found answered an unknown path {"code": "not_found",
+        # "message": "Not Found"}, Starlette's words; the store's messages say more.
+        if code == ROUTE_NOT_FOUND or (status == 404 and message == "Not Found"):
+            return ServerResponseError(
+                url=self.base_url,
+                status=status,
+                code=ROUTE_NOT_FOUND,
+                message=f"the server does not serve {method} {path}: it runs another metadb "
+                f"version than this client ({__version__}), one without this call. Use a "
+                "client and a server of the same version",
+            )
+        cls = _RAISED.get(code)
+        if cls is None:
+            return ServerResponseError(url=self.base_url, status=status, code=code, message=message)
+        if issubclass(cls, (DatabaseUnreachableError, AuthenticationError)):
+            return cls(self.base_url, message, from_server=True)
+        return cls(message)
 
     def close(self) -> None:
         if self._owned:

@@ -62,7 +62,7 @@ class Database:
             options: dict[str, Any] = self.dialect.engine_options(
                 self.url, lock_timeout=self.lock_timeout
             )
-            engine = sqlalchemy.create_engine(self.url.url, **options)
+            engine = sqlalchemy.create_engine(self.url.url, hide_parameters=True, **options)
             self.dialect.configure_engine(engine, lock_timeout=self.lock_timeout)
             self._engine = engine
         return self._engine

@@ -1,13 +1,20 @@
-"""Opening a store: :func:`connect`."""
+"""Opening a store: :func:`connect`; and the one answer to "is the schema current?",
+:func:`require_current_schema`, which ``connect(migrate=False)``, ``metadb serve
+--no-migrate`` and the server's readiness all ask."""
 
 from __future__ import annotations
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from metadb import migrate as migrations
 from metadb.config import DEFAULT_DATABASE_URL
 from metadb.db.database import Database
 from metadb.db.urls import DatabaseURL
-from metadb.errors import FailedPreconditionError
+from metadb.errors import SchemaOutOfDateError
 from metadb.hints import migrate_up
+from metadb.migrate.source import MigrationSource, load_source
+from metadb.migrate.tables import VersionState, VersionTable, version_table_name
 from metadb.store.metadata_store import MetadataStore
 
 
@@ -22,7 +29,7 @@ def connect(
 
     With ``migrate`` (the default) metadb's schema is brought up to date first: an empty
     database gets the MLMD tables, a database made by ml-metadata is adopted as it is. With
-    ``migrate=False`` the schema must already be current.
+    ``migrate=False`` the schema must already be current (:func:`require_current_schema`).
 
     ``mysql_text`` says how text is stored on MySQL/MariaDB: "utf8mb4" (the default: correct
     UTF-8, as every utf8mb4 client reads it) or "mlmd-latin1" (as ml-metadata's C++ client
@@ -31,7 +38,8 @@ def connect(
     SQLite and PostgreSQL ignore it: ml-metadata stores proper UTF-8 there.
 
     Raises:
-        FailedPreconditionError: ``migrate=False`` and the schema is not current.
+        SchemaOutOfDateError: ``migrate=False`` and the schema is not current (a
+            FailedPreconditionError); the message names the command to run.
         ConfigError: ``mysql_text`` is not a text mode or contradicts the URL's.
         DatabaseUnreachableError, AuthenticationError, UnsupportedDatabaseError.
 
@@ -41,16 +49,49 @@ def connect(
         shared_with_mlmd = metadb.connect("mysql://u:pw@db/mlmd", mysql_text="mlmd-latin1")
     """
     db = Database.from_url(url, database_type=database_type)
-    db.url.text_mode(mysql_text)  # a bad mode fails before the schema is touched
-    config = migrations.MigrateConfig(database=db.url)
-    if migrate:
-        migrate_up(config)  # what 'metadb migrate up' does: the hints check, then up
-    else:
-        status = migrations.status(config)
-        if status.pending or status.dirty or status.version is None:
-            raise FailedPreconditionError(
-                f"the database schema is not current (version {status.version}, "
-                f"{len(status.pending)} pending{', dirty' if status.dirty else ''}): run "
-                "'metadb migrate up', or connect with migrate=True"
-            )
+    try:
+        db.url.text_mode(mysql_text)  # a bad mode fails before the schema is touched
+        if migrate:
+            # What 'metadb migrate up' does: the hints check, then up.
+            migrate_up(migrations.MigrateConfig(database=db.url))
+        else:
+            source = load_source(None, db.url.dialect)
+            table = VersionTable(version_table_name(db.url))
+            with db.connect() as conn, conn.begin():
+                require_current_schema(db, conn, source=source, table=table)
+    except BaseException:
+        db.dispose()
+        raise
     return MetadataStore(db, mysql_text=mysql_text)
+
+
+def require_current_schema(
+    db: Database, conn: Connection, *, source: MigrationSource, table: VersionTable
+) -> VersionState:
+    """The schema version recorded in ``table`` (read on ``conn``, a connection of ``db``),
+    if it is current: at ``source``'s newest migration and not dirty.
+
+    Raises:
+        SchemaOutOfDateError: migrations are pending, the schema is dirty or has no version,
+            or it is newer than ``source``; the message names the command that fixes it.
+        DatabaseUnreachableError, StatementError: the version could not be read.
+
+    Example::
+
+        with db.connect() as conn, conn.begin():
+            state = require_current_schema(db, conn, source=source, table=VersionTable())
+    """
+    try:
+        state = table.read(conn)
+    except DBAPIError as exc:
+        raise db.translate_statement_error(exc, doing="reading the schema version") from exc
+    latest = source.versions[-1] if len(source) else None
+    if state.dirty or state.version is None or (latest is not None and state.version != latest):
+        raise SchemaOutOfDateError(
+            database=db.url.masked(),
+            version=state.version,
+            pending=[m.version for m in source.after(state.version)],
+            dirty=state.dirty,
+            latest=latest,
+        )
+    return state

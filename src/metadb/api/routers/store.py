@@ -13,7 +13,9 @@ from fastapi import APIRouter
 
 from metadb.api.routers import store_links, store_nodes, store_types
 
-router = APIRouter(prefix="/api/v1")
+# Each module's routers carry the /api/v1 prefix themselves, as runs' does: a route's own path
+# is then its full template, which the metrics label requests by.
+router = APIRouter()
 router.include_router(store_types.router)
 router.include_router(store_nodes.router)
 router.include_router(store_links.router)

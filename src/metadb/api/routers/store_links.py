@@ -31,7 +31,7 @@ from metadb.wire import lineage as lin
 from metadb.wire import store as s
 from metadb.wire.fields import ID_MAX, Id
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 ContextId = Annotated[int, Path(ge=1, le=ID_MAX, description="the context's id")]
 ArtifactId = Annotated[int, Path(ge=1, le=ID_MAX, description="the artifact's id")]

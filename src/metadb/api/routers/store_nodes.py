@@ -63,7 +63,7 @@ TypeVersion = Annotated[Name | None, Query(description="the type's version; none
 
 def node_router(k: NodeRoutes) -> APIRouter:
     """The routes of one kind of node."""
-    router = APIRouter(tags=[k.plural], responses=ERROR_RESPONSES)
+    router = APIRouter(prefix="/api/v1", tags=[k.plural], responses=ERROR_RESPONSES)
     kind, kinds, wire, list_wire = k.kind, k.plural, k.wire, k.list_wire
     id_path = Annotated[
         int, Path(alias=f"{kind}_id", ge=1, le=ID_MAX, description=f"the {kind}'s id")

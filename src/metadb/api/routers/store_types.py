@@ -59,7 +59,7 @@ KINDS = (
 
 def type_router(k: TypeRoutes) -> APIRouter:
     """The routes of one kind of type."""
-    router = APIRouter(tags=["types"], responses=ERROR_RESPONSES)
+    router = APIRouter(prefix="/api/v1", tags=["types"], responses=ERROR_RESPONSES)
     plural, wire, list_wire = k.plural, k.wire, k.list_wire
 
     def items(types: list[Any]) -> Any:
