@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from metadb import migrate as migrations
+from typing import TYPE_CHECKING
+
 from metadb.config import DEFAULT_DATABASE_URL
-from metadb.db.database import Database
-from metadb.db.urls import DatabaseURL
 from metadb.errors import FailedPreconditionError
-from metadb.store.metadata_store import MetadataStore
+
+if TYPE_CHECKING:
+    from metadb.db.urls import DatabaseURL
+    from metadb.store.metadata_store import MetadataStore
 
 
 def connect(
@@ -39,6 +41,12 @@ def connect(
         store = metadb.connect("postgresql://metadb:pw@db/metadb")
         shared_with_mlmd = metadb.connect("mysql://u:pw@db/mlmd", mysql_text="mlmd-latin1")
     """
+    # Imported here, not above: ``metadb.store`` exports this function, and its dataclasses
+    # must import without SQLAlchemy (the client uses them).
+    from metadb import migrate as migrations
+    from metadb.db.database import Database
+    from metadb.store.metadata_store import MetadataStore
+
     db = Database.from_url(url, database_type=database_type)
     db.url.text_mode(mysql_text)  # a bad mode fails before the schema is touched
     config = migrations.MigrateConfig(database=db.url)

@@ -16,8 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
 from metadb.runs.filters import FilterNode
-from metadb.runs.model import STATES, Run, RunPage, Task
-from metadb.runs.query import MAX_PAGE_SIZE
+from metadb.runs.model import MAX_PAGE_SIZE, STATES, Run, RunPage, Task
 from metadb.wire.fields import INT32_MAX, INT64_MAX, INT64_MIN, Name
 
 #: A run or task state (KFP's).

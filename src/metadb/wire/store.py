@@ -291,7 +291,7 @@ class PageQuery(BaseModel):
     )
     order_by: OrderBy = "id"
     is_asc: bool = True
-    limit: int = Field(20, ge=1, le=100, description="page size")
+    limit: int = Field(20, ge=1, le=m.MAX_PAGE_SIZE, description="page size")
     page_token: Annotated[str, Field(max_length=1000)] | None = None
 
     def to_options(self) -> m.ListOptions:
