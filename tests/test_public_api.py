@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import pytest
 
@@ -75,3 +76,33 @@ def test_every_error_class_is_exported_from_metadb_errors():
         if isinstance(value, type) and issubclass(value, errors.MetadbError)
     }
     assert defined == set(errors.__all__)
+
+
+def _public_methods(cls: type) -> dict[str, object]:
+    found = {}
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        attr = inspect.getattr_static(cls, name)
+        if isinstance(attr, property):
+            found[name] = attr.fget
+        elif inspect.isfunction(attr):
+            found[name] = attr
+    return found
+
+
+@pytest.mark.parametrize(
+    "cls_path",
+    ["metadb.store.MetadataStore", "metadb.runs.RunStore", "metadb.client.Client"],
+)
+def test_every_public_method_of_the_stores_and_the_client_has_a_docstring(cls_path: str):
+    module_name, _, name = cls_path.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), name)
+
+    methods = _public_methods(cls)
+    undocumented = sorted(
+        n for n, f in methods.items() if not (getattr(f, "__doc__", "") or "").strip()
+    )
+
+    assert len(methods) > 10
+    assert undocumented == []

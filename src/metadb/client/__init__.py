@@ -51,6 +51,7 @@ class Client(StoreMethods, RunsMethods):
 
     @property
     def base_url(self) -> str:
+        """The server's URL, as given (without a trailing slash)."""
         return self._http.base_url
 
     def close(self) -> None:

@@ -34,7 +34,8 @@ def _body(model: Any) -> Any:
 class RunsMethods:
     """:class:`~metadb.runs.RunStore`'s API over HTTP; mixed into ``metadb.client.Client``.
 
-    The method docstrings are the run store's; only what differs is noted here.
+    Each method's docstring names its route and the run store method whose semantics it
+    shares; every method can also raise the transport's errors (see :mod:`metadb.client`).
     """
 
     _http: HttpTransport

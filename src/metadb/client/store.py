@@ -41,7 +41,9 @@ def _order_params(options: m.ListOptions | None) -> dict[str, Any]:
 class StoreMethods:
     """:class:`~metadb.store.MetadataStore`'s API over HTTP; mixed into ``metadb.client.Client``.
 
-    The method docstrings are the store's; only what differs is noted here.
+    Each method's docstring names its route and the store method whose semantics it shares;
+    every method can also raise the transport's errors (``ServerUnreachableError``,
+    ``TokenRejectedError``, ``ServerResponseError``: see :mod:`metadb.client`).
     """
 
     _http: HttpTransport
@@ -136,6 +138,13 @@ class StoreMethods:
         self, artifact_type: m.ArtifactType, *, can_add_fields: bool = False,
         can_omit_fields: bool = False,
     ) -> int:  # fmt: skip
+        """Insert the artifact type, or return the id of the stored one
+        (``POST /api/v1/artifact_types``); see :meth:`MetadataStore.put_artifact_type`.
+
+        Raises:
+            AlreadyExistsError: the stored type's properties differ (see can_add_fields,
+                can_omit_fields), or the external_id is taken.
+        """
         return self._put_type("artifact", s.ArtifactType, artifact_type, can_add_fields,
                               can_omit_fields)  # fmt: skip
 
@@ -143,6 +152,13 @@ class StoreMethods:
         self, execution_type: m.ExecutionType, *, can_add_fields: bool = False,
         can_omit_fields: bool = False,
     ) -> int:  # fmt: skip
+        """Insert the execution type, or return the id of the stored one
+        (``POST /api/v1/execution_types``); see :meth:`MetadataStore.put_execution_type`.
+
+        Raises:
+            AlreadyExistsError: the stored type's properties differ (see can_add_fields,
+                can_omit_fields), or the external_id is taken.
+        """
         return self._put_type("execution", s.ExecutionType, execution_type, can_add_fields,
                               can_omit_fields)  # fmt: skip
 
@@ -150,110 +166,232 @@ class StoreMethods:
         self, context_type: m.ContextType, *, can_add_fields: bool = False,
         can_omit_fields: bool = False,
     ) -> int:  # fmt: skip
+        """Insert the context type, or return the id of the stored one
+        (``POST /api/v1/context_types``); see :meth:`MetadataStore.put_context_type`.
+
+        Raises:
+            AlreadyExistsError: the stored type's properties differ (see can_add_fields,
+                can_omit_fields), or the external_id is taken.
+        """
         return self._put_type("context", s.ContextType, context_type, can_add_fields,
                               can_omit_fields)  # fmt: skip
 
     def get_artifact_type(self, type_name: str, type_version: str | None = None) -> m.ArtifactType:
+        """The artifact type of this name and version (``GET /api/v1/artifact_types:by_name``); see
+        :meth:`MetadataStore.get_artifact_type`.
+
+        Raises:
+            NotFoundError: there is no such type.
+        """
         return self._get_type("artifact", s.ArtifactType, type_name, type_version)  # type: ignore[no-any-return]
 
     def get_execution_type(
         self, type_name: str, type_version: str | None = None
     ) -> m.ExecutionType:
+        """The execution type of this name and version (``GET /api/v1/execution_types:by_name``);
+        see :meth:`MetadataStore.get_execution_type`.
+
+        Raises:
+            NotFoundError: there is no such type.
+        """
         return self._get_type("execution", s.ExecutionType, type_name, type_version)  # type: ignore[no-any-return]
 
     def get_context_type(self, type_name: str, type_version: str | None = None) -> m.ContextType:
+        """The context type of this name and version (``GET /api/v1/context_types:by_name``); see
+        :meth:`MetadataStore.get_context_type`.
+
+        Raises:
+            NotFoundError: there is no such type.
+        """
         return self._get_type("context", s.ContextType, type_name, type_version)  # type: ignore[no-any-return]
 
     def get_artifact_types(self) -> list[m.ArtifactType]:
+        """Every artifact type (``GET /api/v1/artifact_types``); see
+        :meth:`MetadataStore.get_artifact_types`.
+        """
         return self._items("artifact_types", s.ArtifactTypeList)
 
     def get_execution_types(self) -> list[m.ExecutionType]:
+        """Every execution type (``GET /api/v1/execution_types``); see
+        :meth:`MetadataStore.get_execution_types`.
+        """
         return self._items("execution_types", s.ExecutionTypeList)
 
     def get_context_types(self) -> list[m.ContextType]:
+        """Every context type (``GET /api/v1/context_types``); see
+        :meth:`MetadataStore.get_context_types`.
+        """
         return self._items("context_types", s.ContextTypeList)
 
     def get_artifact_types_by_id(self, type_ids: Sequence[int]) -> list[m.ArtifactType]:
+        """The artifact types with these ids, unknown ones skipped
+        (``GET /api/v1/artifact_types:by_id``); see :meth:`MetadataStore.get_artifact_types_by_id`.
+        """
         return self._types_by("artifact", s.ArtifactTypeList, "id", type_ids)
 
     def get_execution_types_by_id(self, type_ids: Sequence[int]) -> list[m.ExecutionType]:
+        """The execution types with these ids, unknown ones skipped
+        (``GET /api/v1/execution_types:by_id``); see
+        :meth:`MetadataStore.get_execution_types_by_id`.
+        """
         return self._types_by("execution", s.ExecutionTypeList, "id", type_ids)
 
     def get_context_types_by_id(self, type_ids: Sequence[int]) -> list[m.ContextType]:
+        """The context types with these ids, unknown ones skipped
+        (``GET /api/v1/context_types:by_id``); see :meth:`MetadataStore.get_context_types_by_id`.
+        """
         return self._types_by("context", s.ContextTypeList, "id", type_ids)
 
     def get_artifact_types_by_external_ids(
         self, external_ids: Sequence[str]
     ) -> list[m.ArtifactType]:
+        """The artifact types with these external ids, unknown ones skipped
+        (``GET /api/v1/artifact_types:by_external_id``); see
+        :meth:`MetadataStore.get_artifact_types_by_external_ids`.
+        """
         return self._types_by("artifact", s.ArtifactTypeList, "external_id", external_ids)
 
     def get_execution_types_by_external_ids(
         self, external_ids: Sequence[str]
     ) -> list[m.ExecutionType]:
+        """The execution types with these external ids, unknown ones skipped
+        (``GET /api/v1/execution_types:by_external_id``); see
+        :meth:`MetadataStore.get_execution_types_by_external_ids`.
+        """
         return self._types_by("execution", s.ExecutionTypeList, "external_id", external_ids)
 
     def get_context_types_by_external_ids(self, external_ids: Sequence[str]) -> list[m.ContextType]:
+        """The context types with these external ids, unknown ones skipped
+        (``GET /api/v1/context_types:by_external_id``); see
+        :meth:`MetadataStore.get_context_types_by_external_ids`.
+        """
         return self._types_by("context", s.ContextTypeList, "external_id", external_ids)
 
     # -- nodes -------------------------------------------------------------------------------
 
     def put_artifacts(self, artifacts: Sequence[m.Artifact]) -> list[int]:
+        """Insert artifacts without id, update those with one; their ids
+        (``POST /api/v1/artifacts``); see :meth:`MetadataStore.put_artifacts`.
+
+        Raises:
+            InvalidArgumentError: a value the wire cannot carry (before sending), an undeclared
+                property, a value of the wrong type, an unknown id.
+            NotFoundError: a type_id is not a type of this kind.
+            AlreadyExistsError: (type, name) or external_id is taken.
+        """
         return self._put_nodes("artifact", s.Artifact, artifacts)
 
     def put_executions(self, executions: Sequence[m.Execution]) -> list[int]:
+        """Insert executions without id, update those with one; their ids
+        (``POST /api/v1/executions``); see :meth:`MetadataStore.put_executions`.
+
+        Raises:
+            InvalidArgumentError: a value the wire cannot carry (before sending), an undeclared
+                property, a value of the wrong type, an unknown id.
+            NotFoundError: a type_id is not a type of this kind.
+            AlreadyExistsError: (type, name) or external_id is taken.
+        """
         return self._put_nodes("execution", s.Execution, executions)
 
     def put_contexts(self, contexts: Sequence[m.Context]) -> list[int]:
+        """Insert contexts without id, update those with one; their ids (``POST /api/v1/contexts``);
+        see :meth:`MetadataStore.put_contexts`.
+
+        Raises:
+            InvalidArgumentError: a value the wire cannot carry (before sending), an undeclared
+                property, a value of the wrong type, an unknown id.
+            NotFoundError: a type_id is not a type of this kind.
+            AlreadyExistsError: (type, name) or external_id is taken.
+        """
         return self._put_nodes("context", s.Context, contexts)
 
     def get_artifacts(self, list_options: m.ListOptions | None = None) -> list[m.Artifact]:
+        """Artifacts in the options' order and filter, fetched page by page
+        (``GET /api/v1/artifacts``); see :meth:`MetadataStore.get_artifacts`.
+        """
         return self._all("artifact", s.ArtifactPage, list_options)
 
     def get_executions(self, list_options: m.ListOptions | None = None) -> list[m.Execution]:
+        """Executions in the options' order and filter, fetched page by page
+        (``GET /api/v1/executions``); see :meth:`MetadataStore.get_executions`.
+        """
         return self._all("execution", s.ExecutionPage, list_options)
 
     def get_contexts(self, list_options: m.ListOptions | None = None) -> list[m.Context]:
+        """Contexts in the options' order and filter, fetched page by page
+        (``GET /api/v1/contexts``); see :meth:`MetadataStore.get_contexts`.
+        """
         return self._all("context", s.ContextPage, list_options)
 
     def list_artifacts(self, list_options: m.ListOptions) -> m.Page:
+        """One page of artifacts and the token of the next (``GET /api/v1/artifacts``); see
+        :meth:`MetadataStore.list_artifacts`.
+        """
         return self._page("artifact", s.ArtifactPage, list_options)
 
     def list_executions(self, list_options: m.ListOptions) -> m.Page:
+        """One page of executions and the token of the next (``GET /api/v1/executions``); see
+        :meth:`MetadataStore.list_executions`.
+        """
         return self._page("execution", s.ExecutionPage, list_options)
 
     def list_contexts(self, list_options: m.ListOptions) -> m.Page:
+        """One page of contexts and the token of the next (``GET /api/v1/contexts``); see
+        :meth:`MetadataStore.list_contexts`.
+        """
         return self._page("context", s.ContextPage, list_options)
 
     def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[m.Artifact]:
+        """The artifacts with these ids, unknown ones skipped (``GET /api/v1/artifacts:by_id``); see
+        :meth:`MetadataStore.get_artifacts_by_id`.
+        """
         return self._by_ids("artifact", s.ArtifactList, "id", artifact_ids)
 
     def get_executions_by_id(self, execution_ids: Sequence[int]) -> list[m.Execution]:
+        """The executions with these ids, unknown ones skipped (``GET /api/v1/executions:by_id``);
+        see :meth:`MetadataStore.get_executions_by_id`.
+        """
         return self._by_ids("execution", s.ExecutionList, "id", execution_ids)
 
     def get_contexts_by_id(self, context_ids: Sequence[int]) -> list[m.Context]:
+        """The contexts with these ids, unknown ones skipped (``GET /api/v1/contexts:by_id``); see
+        :meth:`MetadataStore.get_contexts_by_id`.
+        """
         return self._by_ids("context", s.ContextList, "id", context_ids)
 
     def get_artifacts_by_type(
         self, type_name: str, type_version: str | None = None,
         list_options: m.ListOptions | None = None,
     ) -> list[m.Artifact]:  # fmt: skip
+        """The artifacts of the named type (``GET /api/v1/artifacts:by_type``); see
+        :meth:`MetadataStore.get_artifacts_by_type`.
+        """
         return self._by_type("artifact", s.ArtifactList, type_name, type_version, list_options)
 
     def get_executions_by_type(
         self, type_name: str, type_version: str | None = None,
         list_options: m.ListOptions | None = None,
     ) -> list[m.Execution]:  # fmt: skip
+        """The executions of the named type (``GET /api/v1/executions:by_type``); see
+        :meth:`MetadataStore.get_executions_by_type`.
+        """
         return self._by_type("execution", s.ExecutionList, type_name, type_version, list_options)
 
     def get_contexts_by_type(
         self, type_name: str, type_version: str | None = None,
         list_options: m.ListOptions | None = None,
     ) -> list[m.Context]:  # fmt: skip
+        """The contexts of the named type (``GET /api/v1/contexts:by_type``); see
+        :meth:`MetadataStore.get_contexts_by_type`.
+        """
         return self._by_type("context", s.ContextList, type_name, type_version, list_options)
 
     def get_artifact_by_type_and_name(
         self, type_name: str, artifact_name: str, type_version: str | None = None
     ) -> m.Artifact | None:
+        """The artifact of this type and name, or None (``GET /api/v1/artifacts:by_type_and_name``);
+        see :meth:`MetadataStore.get_artifact_by_type_and_name`.
+        """
         return self._by_type_and_name(  # type: ignore[no-any-return]
             "artifact", s.Artifact, type_name, artifact_name, type_version
         )
@@ -261,6 +399,10 @@ class StoreMethods:
     def get_execution_by_type_and_name(
         self, type_name: str, execution_name: str, type_version: str | None = None
     ) -> m.Execution | None:
+        """The execution of this type and name, or None
+        (``GET /api/v1/executions:by_type_and_name``); see
+        :meth:`MetadataStore.get_execution_by_type_and_name`.
+        """
         return self._by_type_and_name(  # type: ignore[no-any-return]
             "execution", s.Execution, type_name, execution_name, type_version
         )
@@ -268,43 +410,79 @@ class StoreMethods:
     def get_context_by_type_and_name(
         self, type_name: str, context_name: str, type_version: str | None = None
     ) -> m.Context | None:
+        """The context of this type and name, or None (``GET /api/v1/contexts:by_type_and_name``);
+        see :meth:`MetadataStore.get_context_by_type_and_name`.
+        """
         return self._by_type_and_name(  # type: ignore[no-any-return]
             "context", s.Context, type_name, context_name, type_version
         )
 
     def get_artifacts_by_uri(self, uri: str) -> list[m.Artifact]:
+        """The artifacts with exactly this uri (``GET /api/v1/artifacts:by_uri``); see
+        :meth:`MetadataStore.get_artifacts_by_uri`.
+        """
         return self._items("artifacts:by_uri", s.ArtifactList, {"uri": uri})
 
     def get_artifacts_by_external_ids(self, external_ids: Sequence[str]) -> list[m.Artifact]:
+        """The artifacts with these external ids, unknown ones skipped
+        (``GET /api/v1/artifacts:by_external_id``); see
+        :meth:`MetadataStore.get_artifacts_by_external_ids`.
+        """
         return self._by_ids("artifact", s.ArtifactList, "external_id", external_ids)
 
     def get_executions_by_external_ids(self, external_ids: Sequence[str]) -> list[m.Execution]:
+        """The executions with these external ids, unknown ones skipped
+        (``GET /api/v1/executions:by_external_id``); see
+        :meth:`MetadataStore.get_executions_by_external_ids`.
+        """
         return self._by_ids("execution", s.ExecutionList, "external_id", external_ids)
 
     def get_contexts_by_external_ids(self, external_ids: Sequence[str]) -> list[m.Context]:
+        """The contexts with these external ids, unknown ones skipped
+        (``GET /api/v1/contexts:by_external_id``); see
+        :meth:`MetadataStore.get_contexts_by_external_ids`.
+        """
         return self._by_ids("context", s.ContextList, "external_id", external_ids)
 
     def get_artifacts_by_context(
         self, context_id: int, list_options: m.ListOptions | None = None
     ) -> list[m.Artifact]:
+        """The artifacts attributed to the context (``GET /api/v1/contexts/{id}/artifacts``); see
+        :meth:`MetadataStore.get_artifacts_by_context`.
+        """
         path = f"contexts/{int(context_id)}/artifacts"
         return self._items(path, s.ArtifactList, _order_params(list_options))
 
     def get_executions_by_context(
         self, context_id: int, list_options: m.ListOptions | None = None
     ) -> list[m.Execution]:
+        """The executions associated with the context (``GET /api/v1/contexts/{id}/executions``);
+        see :meth:`MetadataStore.get_executions_by_context`.
+        """
         path = f"contexts/{int(context_id)}/executions"
         return self._items(path, s.ExecutionList, _order_params(list_options))
 
     def get_contexts_by_artifact(self, artifact_id: int) -> list[m.Context]:
+        """The contexts the artifact is attributed to (``GET /api/v1/artifacts/{id}/contexts``); see
+        :meth:`MetadataStore.get_contexts_by_artifact`.
+        """
         return self._items(f"artifacts/{int(artifact_id)}/contexts", s.ContextList)
 
     def get_contexts_by_execution(self, execution_id: int) -> list[m.Context]:
+        """The contexts the execution is associated with (``GET /api/v1/executions/{id}/contexts``);
+        see :meth:`MetadataStore.get_contexts_by_execution`.
+        """
         return self._items(f"executions/{int(execution_id)}/contexts", s.ContextList)
 
     # -- events and links --------------------------------------------------------------------
 
     def put_events(self, events: Sequence[m.Event]) -> None:
+        """Insert events (``POST /api/v1/events``); see :meth:`MetadataStore.put_events`.
+
+        Raises:
+            InvalidArgumentError: a missing artifact or execution.
+            AlreadyExistsError: the event exists.
+        """
         if events:
             body = build_request(
                 lambda: s.PutEventsRequest(events=[s.Event.from_entity(e) for e in events])
@@ -312,11 +490,17 @@ class StoreMethods:
             self._http.request("POST", "/api/v1/events", json=body.model_dump(mode="json"))
 
     def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[m.Event]:
+        """The events of these executions (``GET /api/v1/events``); see
+        :meth:`MetadataStore.get_events_by_execution_ids`.
+        """
         if not execution_ids:
             return []
         return self._items("events", s.EventList, {"execution_id": list(execution_ids)})
 
     def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[m.Event]:
+        """The events of these artifacts (``GET /api/v1/events``); see
+        :meth:`MetadataStore.get_events_by_artifact_ids`.
+        """
         if not artifact_ids:
             return []
         return self._items("events", s.EventList, {"artifact_id": list(artifact_ids)})
@@ -324,6 +508,10 @@ class StoreMethods:
     def put_attributions_and_associations(
         self, attributions: Sequence[m.Attribution], associations: Sequence[m.Association]
     ) -> None:
+        """Link artifacts and executions to contexts
+        (``POST /api/v1/attributions_and_associations``); see
+        :meth:`MetadataStore.put_attributions_and_associations`.
+        """
         if not attributions and not associations:
             return
         body = build_request(lambda: s.PutAttributionsAndAssociationsRequest(
@@ -337,6 +525,13 @@ class StoreMethods:
         )
 
     def put_parent_contexts(self, parent_contexts: Sequence[m.ParentContext]) -> None:
+        """Make contexts parents of others (``POST /api/v1/parent_contexts``); see
+        :meth:`MetadataStore.put_parent_contexts`.
+
+        Raises:
+            InvalidArgumentError: an unknown context or a cycle.
+            AlreadyExistsError: the link exists.
+        """
         if not parent_contexts:
             return
         body = build_request(lambda: s.PutParentContextsRequest(parent_contexts=[
@@ -345,9 +540,15 @@ class StoreMethods:
         self._http.request("POST", "/api/v1/parent_contexts", json=body.model_dump(mode="json"))
 
     def get_parent_contexts_by_context(self, context_id: int) -> list[m.Context]:
+        """The context's parents (``GET /api/v1/contexts/{id}/parents``); see
+        :meth:`MetadataStore.get_parent_contexts_by_context`.
+        """
         return self._items(f"contexts/{int(context_id)}/parents", s.ContextList)
 
     def get_children_contexts_by_context(self, context_id: int) -> list[m.Context]:
+        """The context's children (``GET /api/v1/contexts/{id}/children``); see
+        :meth:`MetadataStore.get_children_contexts_by_context`.
+        """
         return self._items(f"contexts/{int(context_id)}/children", s.ContextList)
 
     # -- lineage -----------------------------------------------------------------------------
@@ -357,6 +558,12 @@ class StoreMethods:
         query_options: m.LineageSubgraphQueryOptions,
         field_mask_paths: Sequence[str] | None = None,
     ) -> m.LineageGraph:
+        """The lineage reachable from the starting nodes (``POST /api/v1/lineage:query``); see
+        :meth:`MetadataStore.get_lineage_subgraph`.
+
+        Raises:
+            InvalidArgumentError: no or two kinds of starting nodes, a bad filter_query.
+        """
         paths = list(field_mask_paths) if field_mask_paths is not None else None
         body = build_request(lambda: lin.LineageQuery.from_options(query_options, paths))
         answer = self._http.request(
@@ -373,6 +580,9 @@ class StoreMethods:
         reuse_context_if_already_exist: bool = False,
         reuse_artifact_if_already_exist_by_external_id: bool = False,
     ) -> tuple[int, list[int], list[int]]:
+        """Put an execution with its artifacts, events and contexts in one transaction
+        (``POST /api/v1/lineage:put_execution``); see :meth:`MetadataStore.put_execution`.
+        """
         body = build_request(lambda: lin.PutExecutionRequest(
             execution=s.Execution.from_entity(execution),
             artifact_and_events=[
@@ -402,6 +612,9 @@ class StoreMethods:
         reuse_context_if_already_exist: bool = False,
         reuse_artifact_if_already_exist_by_external_id: bool = False,
     ) -> tuple[list[int], list[int], list[int]]:
+        """Put executions, artifacts, contexts and the events between them in one transaction
+        (``POST /api/v1/lineage:put_subgraph``); see :meth:`MetadataStore.put_lineage_subgraph`.
+        """
         body = build_request(lambda: lin.PutLineageSubgraphRequest(
             executions=[s.Execution.from_entity(e) for e in executions],
             artifacts=[s.Artifact.from_entity(a) for a in artifacts],

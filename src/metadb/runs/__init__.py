@@ -6,11 +6,18 @@ Open a :class:`RunStore` with :func:`connect`. The search filter language is des
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from metadb._lazy import lazy_attributes
 from metadb.runs.connect import connect
 from metadb.runs.filters import parse_filter
-from metadb.runs.model import STATES, TERMINAL_STATES, Run, RunPage, Task
-from metadb.runs.query import MAX_PAGE_SIZE
-from metadb.runs.store import RunStore
+from metadb.runs.model import MAX_PAGE_SIZE, STATES, TERMINAL_STATES, Run, RunPage, Task
+
+if TYPE_CHECKING:
+    from metadb.runs.store import RunStore
+
+# The dataclasses are light and shared with the client; the store loads SQLAlchemy.
+__getattr__, __dir__ = lazy_attributes(__name__, {"RunStore": "metadb.runs.store"})
 
 __all__ = [
     "MAX_PAGE_SIZE",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from metadb.config import DEFAULT_DATABASE_URL
-from metadb.db.urls import DatabaseURL
-from metadb.runs.store import RunStore
 from metadb.store.connect import connect as connect_store
+
+if TYPE_CHECKING:
+    from metadb.db.urls import DatabaseURL
+    from metadb.runs.store import RunStore
 
 
 def connect(
@@ -29,5 +33,7 @@ def connect(
         runs = metadb.runs.connect("postgresql://metadb:pw@db/metadb")
         page = runs.search_runs(sort="created_at desc")
     """
+    from metadb.runs.store import RunStore  # not above: keeps ``import metadb.runs`` light
+
     store = connect_store(url, database_type=database_type, migrate=migrate)
     return RunStore(store.database)

@@ -8,6 +8,8 @@ from typing import Any
 #: A run or task state. KFP's states; the first four are terminal (the run is finished).
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"})
 STATES = TERMINAL_STATES | {"PENDING", "RUNNING", "CANCELING", "PAUSED"}
+#: The largest page :meth:`RunStore.search_runs` returns (the API's ``page_size`` bound too).
+MAX_PAGE_SIZE = 200
 
 
 @dataclass

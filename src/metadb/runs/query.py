@@ -29,8 +29,8 @@ from metadb.db.dialect import DialectRegistry, dialect_of
 from metadb.errors import InvalidArgumentError
 from metadb.runs import filters as f
 from metadb.runs import tables as t
+from metadb.runs.model import MAX_PAGE_SIZE as MAX_PAGE_SIZE
 
-MAX_PAGE_SIZE = 200
 _SORT_COLUMNS = {"created_at": "created_at_ms", "name": "name"}
 _TOKEN_VERSION = 1
 

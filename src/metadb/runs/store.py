@@ -49,6 +49,7 @@ class RunStore:
 
     @property
     def database(self) -> Database:
+        """The :class:`~metadb.db.Database` the run store works on (its URL, dialect, engine)."""
         return self._db
 
     def close(self) -> None:

@@ -6,8 +6,10 @@ ml-metadata's method names. Open one with :func:`metadb.connect`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from metadb._lazy import lazy_attributes
 from metadb.store.connect import connect
-from metadb.store.metadata_store import MetadataStore
 from metadb.store.model import (
     Artifact,
     ArtifactState,
@@ -31,6 +33,12 @@ from metadb.store.model import (
     ProtoValue,
     SystemType,
 )
+
+if TYPE_CHECKING:
+    from metadb.store.metadata_store import MetadataStore
+
+# The dataclasses are light and shared with the client; the store loads SQLAlchemy.
+__getattr__, __dir__ = lazy_attributes(__name__, {"MetadataStore": "metadb.store.metadata_store"})
 
 __all__ = [
     "Artifact",

@@ -4,18 +4,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from typing import TYPE_CHECKING
 
-from metadb import migrate as migrations
 from metadb.config import DEFAULT_DATABASE_URL
-from metadb.db.database import Database
-from metadb.db.urls import DatabaseURL
 from metadb.errors import SchemaOutOfDateError
-from metadb.hints import migrate_up
-from metadb.migrate.source import MigrationSource, load_source
-from metadb.migrate.tables import VersionState, VersionTable, version_table_name
-from metadb.store.metadata_store import MetadataStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from metadb.db.database import Database
+    from metadb.db.urls import DatabaseURL
+    from metadb.migrate.source import MigrationSource
+    from metadb.migrate.tables import VersionState, VersionTable
+    from metadb.store.metadata_store import MetadataStore
 
 
 def connect(
@@ -48,6 +49,15 @@ def connect(
         store = metadb.connect("postgresql://metadb:pw@db/metadb")
         shared_with_mlmd = metadb.connect("mysql://u:pw@db/mlmd", mysql_text="mlmd-latin1")
     """
+    # Imported here, not above: ``metadb.store`` exports this function, and its dataclasses
+    # must import without SQLAlchemy (the client uses them).
+    from metadb import migrate as migrations
+    from metadb.db.database import Database
+    from metadb.hints import migrate_up
+    from metadb.migrate.source import load_source
+    from metadb.migrate.tables import VersionTable, version_table_name
+    from metadb.store.metadata_store import MetadataStore
+
     db = Database.from_url(url, database_type=database_type)
     try:
         db.url.text_mode(mysql_text)  # a bad mode fails before the schema is touched
@@ -81,6 +91,8 @@ def require_current_schema(
         with db.connect() as conn, conn.begin():
             state = require_current_schema(db, conn, source=source, table=VersionTable())
     """
+    from sqlalchemy.exc import DBAPIError
+
     try:
         state = table.read(conn)
     except DBAPIError as exc:

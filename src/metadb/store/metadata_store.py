@@ -77,6 +77,7 @@ class MetadataStore:
 
     @property
     def database(self) -> Database:
+        """The :class:`~metadb.db.Database` the store works on (its URL, dialect, engine)."""
         return self._db
 
     def close(self) -> None:
@@ -109,6 +110,14 @@ class MetadataStore:
         self, execution_type: ExecutionType, *, can_add_fields: bool = False,
         can_omit_fields: bool = False,
     ) -> int:  # fmt: skip
+        """Insert the type, or return the id of the stored one with its name and version, as
+        :meth:`put_artifact_type` does for artifact types.
+
+        Raises:
+            AlreadyExistsError: the stored type's properties differ (see can_add_fields,
+                can_omit_fields), or the external_id is taken.
+            InvalidArgumentError: the type has no name, or a property has no type.
+        """
         with self._session.write() as conn:
             return self._types.put(conn, execution_type, can_add_fields=can_add_fields,
                                    can_omit_fields=can_omit_fields)  # fmt: skip
@@ -117,6 +126,14 @@ class MetadataStore:
         self, context_type: ContextType, *, can_add_fields: bool = False,
         can_omit_fields: bool = False,
     ) -> int:  # fmt: skip
+        """Insert the type, or return the id of the stored one with its name and version, as
+        :meth:`put_artifact_type` does for artifact types.
+
+        Raises:
+            AlreadyExistsError: the stored type's properties differ (see can_add_fields,
+                can_omit_fields), or the external_id is taken.
+            InvalidArgumentError: the type has no name, or a property has no type.
+        """
         with self._session.write() as conn:
             return self._types.put(conn, context_type, can_add_fields=can_add_fields,
                                    can_omit_fields=can_omit_fields)  # fmt: skip
@@ -126,38 +143,63 @@ class MetadataStore:
         return self._get_type(TypeKind.ARTIFACT, type_name, type_version)  # type: ignore[return-value]
 
     def get_execution_type(self, type_name: str, type_version: str | None = None) -> ExecutionType:
+        """The execution type named ``type_name``; ``type_version`` None is the version-less one.
+
+        Raises:
+            NotFoundError: there is no such type.
+        """
         return self._get_type(TypeKind.EXECUTION, type_name, type_version)  # type: ignore[return-value]
 
     def get_context_type(self, type_name: str, type_version: str | None = None) -> ContextType:
+        """The context type named ``type_name``; ``type_version`` None is the version-less one.
+
+        Raises:
+            NotFoundError: there is no such type.
+        """
         return self._get_type(TypeKind.CONTEXT, type_name, type_version)  # type: ignore[return-value]
 
     def get_artifact_types(self) -> list[ArtifactType]:
+        """Every artifact type by id, without ml-metadata's built-in system types."""
         return self._all_types(TypeKind.ARTIFACT)
 
     def get_execution_types(self) -> list[ExecutionType]:
+        """Every execution type by id, without ml-metadata's built-in system types."""
         return self._all_types(TypeKind.EXECUTION)
 
     def get_context_types(self) -> list[ContextType]:
+        """Every context type by id, without ml-metadata's built-in system types."""
         return self._all_types(TypeKind.CONTEXT)
 
     def get_artifact_types_by_id(self, type_ids: Sequence[int]) -> list[ArtifactType]:
+        """The artifact types with these ids, by id; unknown ids (and ids of other kinds of type)
+        are skipped, as in ml-metadata.
+        """
         return self._types_by(TypeKind.ARTIFACT, "id", type_ids)
 
     def get_execution_types_by_id(self, type_ids: Sequence[int]) -> list[ExecutionType]:
+        """The execution types with these ids, by id; unknown ids (and ids of other kinds of type)
+        are skipped, as in ml-metadata.
+        """
         return self._types_by(TypeKind.EXECUTION, "id", type_ids)
 
     def get_context_types_by_id(self, type_ids: Sequence[int]) -> list[ContextType]:
+        """The context types with these ids, by id; unknown ids (and ids of other kinds of type)
+        are skipped, as in ml-metadata.
+        """
         return self._types_by(TypeKind.CONTEXT, "id", type_ids)
 
     def get_artifact_types_by_external_ids(self, external_ids: Sequence[str]) -> list[ArtifactType]:
+        """The artifact types with these external ids, by id; unknown ones are skipped."""
         return self._types_by(TypeKind.ARTIFACT, "external_id", external_ids)
 
     def get_execution_types_by_external_ids(
         self, external_ids: Sequence[str]
     ) -> list[ExecutionType]:
+        """The execution types with these external ids, by id; unknown ones are skipped."""
         return self._types_by(TypeKind.EXECUTION, "external_id", external_ids)
 
     def get_context_types_by_external_ids(self, external_ids: Sequence[str]) -> list[ContextType]:
+        """The context types with these external ids, by id; unknown ones are skipped."""
         return self._types_by(TypeKind.CONTEXT, "external_id", external_ids)
 
     def _get_type(self, kind: TypeKind, name: str, version: str | None) -> AnyType:
@@ -188,9 +230,27 @@ class MetadataStore:
         return self._put("artifact", artifacts)
 
     def put_executions(self, executions: Sequence[Execution]) -> list[int]:
+        """Insert executions without id; update (replacing properties) those with one, as
+        :meth:`put_artifacts` does. Returns the ids in the order given.
+
+        Raises:
+            NotFoundError: a type_id is not an execution type.
+            InvalidArgumentError: an undeclared property, a value of the wrong type, an
+                unknown id.
+            AlreadyExistsError: (type, name) or external_id is taken.
+        """
         return self._put("execution", executions)
 
     def put_contexts(self, contexts: Sequence[Context]) -> list[int]:
+        """Insert contexts without id; update (replacing properties) those with one. A context
+        needs a name, unique within its type (ml-metadata's rule). Returns the ids in order.
+
+        Raises:
+            NotFoundError: a type_id is not a context type.
+            InvalidArgumentError: no name, an undeclared property, a value of the wrong type,
+                an unknown id.
+            AlreadyExistsError: (type, name) or external_id is taken.
+        """
         return self._put("context", contexts)
 
     def _put(self, kind: str, nodes: Sequence[Any]) -> list[int]:
@@ -205,9 +265,21 @@ class MetadataStore:
         return self._list_all("artifact", list_options)
 
     def get_executions(self, list_options: ListOptions | None = None) -> list[Execution]:
+        """Executions in the options' order, filtered by its filter_query; at most its
+        limit (all of them without options).
+
+        Raises:
+            InvalidArgumentError: a bad filter_query, order_by or page token.
+        """
         return self._list_all("execution", list_options)
 
     def get_contexts(self, list_options: ListOptions | None = None) -> list[Context]:
+        """Contexts in the options' order, filtered by its filter_query; at most its
+        limit (all of them without options).
+
+        Raises:
+            InvalidArgumentError: a bad filter_query, order_by or page token.
+        """
         return self._list_all("context", list_options)
 
     def list_artifacts(self, list_options: ListOptions) -> Page:
@@ -215,18 +287,48 @@ class MetadataStore:
         return self._page("artifact", list_options)
 
     def list_executions(self, list_options: ListOptions) -> Page:
+        """One page of executions and the token of the next (None on the last page): for servers
+        and UIs that page.
+
+        Raises:
+            InvalidArgumentError: a bad filter_query, order_by or page token.
+        """
         return self._page("execution", list_options)
 
     def list_contexts(self, list_options: ListOptions) -> Page:
+        """One page of contexts and the token of the next (None on the last page): for servers
+        and UIs that page.
+
+        Raises:
+            InvalidArgumentError: a bad filter_query, order_by or page token.
+        """
         return self._page("context", list_options)
 
     def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[Artifact]:
+        """The artifacts with these ids, by id; unknown ids are skipped, as in ml-metadata.
+
+        Example::
+
+            [first] = store.get_artifacts_by_id([artifact_id])
+        """
         return self._by_ids("artifact", artifact_ids)
 
     def get_executions_by_id(self, execution_ids: Sequence[int]) -> list[Execution]:
+        """The executions with these ids, by id; unknown ids are skipped, as in ml-metadata.
+
+        Example::
+
+            [first] = store.get_executions_by_id([execution_id])
+        """
         return self._by_ids("execution", execution_ids)
 
     def get_contexts_by_id(self, context_ids: Sequence[int]) -> list[Context]:
+        """The contexts with these ids, by id; unknown ids are skipped, as in ml-metadata.
+
+        Example::
+
+            [first] = store.get_contexts_by_id([context_id])
+        """
         return self._by_ids("context", context_ids)
 
     def get_artifacts_by_type(
@@ -240,42 +342,61 @@ class MetadataStore:
         self, type_name: str, type_version: str | None = None,
         list_options: ListOptions | None = None,
     ) -> list[Execution]:  # fmt: skip
+        """Executions of the named type ([] when there is no such type); ``type_version``
+        None is the version-less type.
+        """
         return self._by_type("execution", type_name, type_version, list_options)
 
     def get_contexts_by_type(
         self, type_name: str, type_version: str | None = None,
         list_options: ListOptions | None = None,
     ) -> list[Context]:  # fmt: skip
+        """Contexts of the named type ([] when there is no such type); ``type_version``
+        None is the version-less type.
+        """
         return self._by_type("context", type_name, type_version, list_options)
 
     def get_artifact_by_type_and_name(
         self, type_name: str, artifact_name: str, type_version: str | None = None
     ) -> Artifact | None:
+        """The artifact of the named type (``type_version`` None: the version-less one) with
+        this name, or None. ml-metadata makes (type, name) unique among artifacts.
+        """
         return self._by_type_and_name("artifact", type_name, artifact_name, type_version)
 
     def get_execution_by_type_and_name(
         self, type_name: str, execution_name: str, type_version: str | None = None
     ) -> Execution | None:
+        """The execution of the named type (``type_version`` None: the version-less one) with
+        this name, or None. ml-metadata makes (type, name) unique among executions.
+        """
         return self._by_type_and_name("execution", type_name, execution_name, type_version)
 
     def get_context_by_type_and_name(
         self, type_name: str, context_name: str, type_version: str | None = None
     ) -> Context | None:
+        """The context of the named type (``type_version`` None: the version-less one) with
+        this name, or None. ml-metadata makes (type, name) unique among contexts.
+        """
         return self._by_type_and_name("context", type_name, context_name, type_version)
 
     def get_artifacts_by_uri(self, uri: str) -> list[Artifact]:
+        """Artifacts with exactly this uri, by id."""
         nodes = self._nodes["artifact"]
         with self._session.read() as conn:
             query = nodes.select().where(nodes.t.node.c.uri == uri).order_by(nodes.t.node.c.id)
             return nodes.load(conn, query)
 
     def get_artifacts_by_external_ids(self, external_ids: Sequence[str]) -> list[Artifact]:
+        """The artifacts with these external ids, by id; unknown ones are skipped."""
         return self._by_external_ids("artifact", external_ids)
 
     def get_executions_by_external_ids(self, external_ids: Sequence[str]) -> list[Execution]:
+        """The executions with these external ids, by id; unknown ones are skipped."""
         return self._by_external_ids("execution", external_ids)
 
     def get_contexts_by_external_ids(self, external_ids: Sequence[str]) -> list[Context]:
+        """The contexts with these external ids, by id; unknown ones are skipped."""
         return self._by_external_ids("context", external_ids)
 
     def get_artifacts_by_context(
@@ -299,10 +420,12 @@ class MetadataStore:
         return self._list_all("execution", list_options, where=[where])
 
     def get_contexts_by_artifact(self, artifact_id: int) -> list[Context]:
+        """The contexts the artifact is attributed to, by id."""
         link = self._tables.attribution.c
         return self._contexts_where(select(link.context_id).where(link.artifact_id == artifact_id))
 
     def get_contexts_by_execution(self, execution_id: int) -> list[Context]:
+        """The contexts the execution is associated with, by id."""
         link = self._tables.association.c
         return self._contexts_where(
             select(link.context_id).where(link.execution_id == execution_id)
@@ -383,10 +506,12 @@ class MetadataStore:
                 self._links.put_events(conn, events)
 
     def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[Event]:
+        """The events of these executions, by event id, each with its path."""
         with self._session.read() as conn:
             return self._links.events(conn, "execution_id", execution_ids)
 
     def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[Event]:
+        """The events of these artifacts, by event id, each with its path."""
         with self._session.read() as conn:
             return self._links.events(conn, "artifact_id", artifact_ids)
 
@@ -406,9 +531,11 @@ class MetadataStore:
                 self._links.put_parent_contexts(conn, parent_contexts)
 
     def get_parent_contexts_by_context(self, context_id: int) -> list[Context]:
+        """The context's parents ([] for none or an unknown id)."""
         return self._related(context_id, parents=True)
 
     def get_children_contexts_by_context(self, context_id: int) -> list[Context]:
+        """The context's children ([] for none or an unknown id)."""
         return self._related(context_id, parents=False)
 
     def _related(self, context_id: int, *, parents: bool) -> list[Context]:

@@ -198,6 +198,10 @@ class ParentContext:
     parent_id: int
 
 
+#: The most items one page of a ``list_*`` call holds (the API's ``limit`` bound too).
+MAX_PAGE_SIZE = 100
+
+
 @dataclass
 class ListOptions:
     """Order, page size, filter and page token of a list call (ml-metadata's ListOptions).

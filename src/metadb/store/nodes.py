@@ -30,6 +30,7 @@ from sqlalchemy import (
 from metadb.clock import now_ms
 from metadb.errors import InvalidArgumentError
 from metadb.store.gcpause import gc_paused
+from metadb.store.model import MAX_PAGE_SIZE as MAX_PAGE
 from metadb.store.model import (
     AnyNode,
     Artifact,
@@ -47,7 +48,6 @@ from metadb.store.tables import MlmdTables, NodeTables
 from metadb.store.typestore import TypeStore
 from metadb.store.values import STRUCT_PREFIX, VALUE_COLUMNS, ValueCodec
 
-MAX_PAGE = 100
 _ORDER_COLUMNS = {
     "id": "id",
     "create_time": "create_time_since_epoch",

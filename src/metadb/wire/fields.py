@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, ConfigDict, Field
+
+#: The configuration of every request body (and of the store's models, which are both):
+#: unknown fields are an error, and values are not coerced. ``"type_id": true`` is not the id
+#: 1, ``"int_value": "7"`` not the INT 7, ``"metrics": {"a": false}`` not the metric 0.0, and
+#: ``"name": 5`` not the name "5": each is a 400 naming the field. JSON's integers still fill
+#: double fields (``{"double_value": 1}``), as in every JSON API.
+STRICT = ConfigDict(extra="forbid", strict=True)
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

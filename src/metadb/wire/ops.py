@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from metadb.migrate.commands import Status
-from metadb.migrate.tables import HistoryRow
+if TYPE_CHECKING:  # only annotations: the migrate package loads SQLAlchemy
+    from metadb.migrate.commands import Status
+    from metadb.migrate.tables import HistoryRow
 
 
 class HealthOut(BaseModel):

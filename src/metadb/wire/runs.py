@@ -16,9 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
 from metadb.runs.filters import FilterNode
-from metadb.runs.model import STATES, Run, RunPage, Task
-from metadb.runs.query import MAX_PAGE_SIZE
-from metadb.wire.fields import INT32_MAX, INT64_MAX, INT64_MIN, Name
+from metadb.runs.model import MAX_PAGE_SIZE, STATES, Run, RunPage, Task
+from metadb.wire.fields import INT32_MAX, INT64_MAX, INT64_MIN, STRICT, Name
 
 #: A run or task state (KFP's).
 State = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELING", "CANCELED",
@@ -203,7 +202,10 @@ _RUN_EXAMPLE: dict[str, Any] = {
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Base of the request bodies: strict (:data:`metadb.wire.fields.STRICT`); a subclass's
+    ``model_config`` adds to this one."""
+
+    model_config = STRICT
 
 
 class RunCreate(_Request):

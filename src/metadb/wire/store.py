@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from metadb.store import model as m
-from metadb.wire.fields import INT64_MAX, Id, Int32, Int64, Name, Text, TypeName
+from metadb.wire.fields import INT64_MAX, STRICT, Id, Int32, Int64, Name, Text, TypeName
 from metadb.wire.values import Value, properties_from_wire, properties_to_wire
 
 PropertyTypeName = Literal["UNKNOWN", "INT", "DOUBLE", "STRING", "STRUCT", "PROTO", "BOOLEAN"]
@@ -42,9 +42,10 @@ _READ_ONLY = "read-only: filled in by the server, ignored on writes"
 
 
 class Wire(BaseModel):
-    """Base of the models: unknown fields are an error, not silently dropped."""
+    """Base of the models: unknown fields are an error, not silently dropped, and values are
+    taken as their JSON type only (:data:`metadb.wire.fields.STRICT`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
 
 # -- types ---------------------------------------------------------------------------------
@@ -291,7 +292,7 @@ class PageQuery(BaseModel):
     )
     order_by: OrderBy = "id"
     is_asc: bool = True
-    limit: int = Field(20, ge=1, le=100, description="page size")
+    limit: int = Field(20, ge=1, le=m.MAX_PAGE_SIZE, description="page size")
     page_token: Annotated[str, Field(max_length=1000)] | None = None
 
     def to_options(self) -> m.ListOptions:

@@ -14,16 +14,16 @@ import binascii
 from typing import Annotated, Any
 
 from google.protobuf import message, struct_pb2
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag
+from pydantic import AfterValidator, BaseModel, Discriminator, Field, StrictBool, Tag
 
 from metadb.errors import InvalidArgumentError
 from metadb.store.model import PropertyValue, ProtoValue
 from metadb.store.values import pack_any
-from metadb.wire.fields import Int64, Text
+from metadb.wire.fields import STRICT, Int64, Text
 
 
 class _OneKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
 
 def _struct(value: dict[str, Any]) -> dict[str, Any]:
