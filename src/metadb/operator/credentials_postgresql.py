@@ -27,7 +27,6 @@ class PostgresqlCredentials(LoginRoleCredentials):
     the :attr:`protected_tables` (the migration engine's tables).
     """
 
-
     def _role_exists(self, conn: Connection, user: str) -> bool:
         row = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :u"), {"u": user}).first()
         return row is not None
