@@ -45,8 +45,13 @@ from metadb.db.dialect import (
     iter_dialects,
 )
 from metadb.db.mysql import MysqlDialect
-from metadb.db.urls import DIALECTS
-from metadb.errors import AuthenticationError, DatabaseUnreachableError, LockTimeoutError
+from metadb.db.urls import DIALECTS, MYSQL_TEXT_MODES
+from metadb.errors import (
+    AuthenticationError,
+    ConfigError,
+    DatabaseUnreachableError,
+    LockTimeoutError,
+)
 from metadb.store.tables import mlmd_tables
 from tests.conftest import admin_database, fresh_database
 
@@ -350,6 +355,20 @@ def test_json_member_agrees_with_json_loads_wherever_it_claims_to_be_exact(db: D
             assert bool(is_string) is string or (not is_string and not string), document
     assert exact.get('{"name": "plain"}') == "plain"  # a plain document is read in SQL
     assert None in exact  # SQL NULL counts as read
+
+
+# -- text ----------------------------------------------------------------------------------
+
+
+def test_every_text_mode_has_a_codec_that_round_trips_and_a_bad_mode_is_refused(backend: str):
+    dialect = dialect_for(backend)
+    for mode in MYSQL_TEXT_MODES:
+        codec = dialect.mlmd_text_codec(mode)
+        if codec is not None:
+            for text in ("plain", "h\u00e9 \U0001f600", "\x81\x9d"):
+                assert codec.from_db(codec.to_db(text)) == text
+    with pytest.raises(ConfigError):
+        dialect.mlmd_text_codec("latin2")
 
 
 # -- attributes ------------------------------------------------------------------------------

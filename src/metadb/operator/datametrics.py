@@ -279,6 +279,7 @@ def _samples(conn: Connection, query: SqlMetricSpec) -> list[SqlSample]:
 
 
 __all__ = [
+    "STATISTICS",
     "MysqlStatistics",
     "PostgresqlStatistics",
     "SqliteStatistics",
