@@ -105,8 +105,7 @@ _CHARSET = {
         "UTF8",
     ),
     "mysql": (
-        "SELECT default_character_set_name FROM information_schema.schemata "
-        "WHERE schema_name = :n",
+        "SELECT default_character_set_name FROM information_schema.schemata WHERE schema_name = :n",
         "utf8mb4",
     ),
 }
