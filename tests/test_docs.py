@@ -68,7 +68,8 @@ def _read_marker(block: Block, text: str) -> None:
         raise ValueError(f"{block.name}: unreadable doc-test marker {text!r}")
     rest = match["rest"].strip()
     if match["what"] == "skip":
-        block.skip = rest.strip("()") or "marked skip"
+        reason = re.fullmatch(r"\((.+)\)", rest)
+        block.skip = reason[1] if reason else "marked skip"
     elif match["what"] == "setup":
         block.setup.append(rest)
     else:

@@ -24,7 +24,7 @@ from metadb.wire import lineage as lin
 from metadb.wire import store as s
 
 T = TypeVar("T")
-_PAGE = 100
+_PAGE = m.MAX_PAGE_SIZE  # the most a page holds: get_* calls fetch page after page of it
 
 
 def _order_params(options: m.ListOptions | None) -> dict[str, Any]:
