@@ -68,10 +68,24 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from metadb.backfill.runner import BackfillResult
+
+class _BackfillOutcome(Protocol):
+    """What :class:`BackfillFailedError` reads of each backfill's result (the backfill
+    package's ``BackfillResult``; declared here so that errors import nothing above them)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def cursor(self) -> int | None: ...
+    @property
+    def rows_written(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+
 
 #: The documented exit codes that errors carry (:mod:`metadb.cli.exitcodes` names them for the
 #: CLI, with 0 for success).
@@ -722,8 +736,9 @@ class BackfillFailedError(MetadbError):
 
     code = "backfill_failed"
 
-    def __init__(self, results: Sequence[BackfillResult]) -> None:
-        self.results = list(results)
+    def __init__(self, results: Sequence[_BackfillOutcome]) -> None:
+        # The caller's own result objects (BackfillResult), as it passed them.
+        self.results: list[Any] = list(results)
         self.failed = [r for r in self.results if r.state == "failed"]
         lines = []
         for r in self.failed:
