@@ -9,8 +9,9 @@ validation
 NotFoundError                  404     no such type, node, run or id
 AlreadyExistsError             409     a name or external id is taken
 FailedPreconditionError        412     the call conflicts with stored data
-DatabaseUnreachableError,      503     the database cannot be reached right now
-AuthenticationError
+DatabaseUnreachableError,      503     the database cannot be reached right now, or a
+AuthenticationError,                   write kept conflicting with concurrent writers:
+WriteConflictError                     retry later
 anything else                  500     a bug: logged with its traceback, message kept generic
 =============================  ======  =====================================================
 
@@ -37,6 +38,7 @@ from metadb.errors import (
     InvalidArgumentError,
     MetadbError,
     NotFoundError,
+    WriteConflictError,
 )
 
 log = logging.getLogger("metadb.api")
@@ -49,6 +51,7 @@ STATUS_FOR: dict[type[BaseException], int] = {
     FailedPreconditionError: 412,
     DatabaseUnreachableError: 503,
     AuthenticationError: 503,
+    WriteConflictError: 503,
 }
 
 

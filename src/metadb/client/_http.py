@@ -12,6 +12,8 @@ failed_precondition      :class:`~metadb.errors.FailedPreconditionError`
 config (400)             :class:`~metadb.errors.ConfigError`
 unreachable,             :class:`~metadb.errors.DatabaseUnreachableError`: the *server's*
 authentication (503)     database is down (the message is the server's)
+write_conflict (503)     :class:`~metadb.errors.WriteConflictError`: the server's write kept
+                         losing races to concurrent writers; retry later
 unauthenticated (401)    :class:`~metadb.errors.TokenRejectedError`
 anything else            :class:`~metadb.errors.ServerResponseError` (status, code, message)
 =======================  ==========================================================
@@ -42,6 +44,7 @@ from metadb.errors import (
     ServerResponseError,
     ServerUnreachableError,
     TokenRejectedError,
+    WriteConflictError,
 )
 
 DEFAULT_TIMEOUT = 30.0
@@ -59,7 +62,7 @@ _PLAIN: dict[str, type[MetadbError]] = {
 }
 #: Errors whose constructor takes facts the server kept to itself: the server's message is used.
 _SERVER_SIDE: dict[str, type[MetadbError]] = {
-    cls.code: cls for cls in (DatabaseUnreachableError, AuthenticationError)
+    cls.code: cls for cls in (DatabaseUnreachableError, AuthenticationError, WriteConflictError)
 }
 
 
