@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, event, text
 
 import metadb
 import metadb.runs
+from metadb.db import Database
+from metadb.db.mysql import named_lock_name
 from metadb.errors import AlreadyExistsError, InvalidArgumentError
 from metadb.store import (
     Artifact,
@@ -35,8 +39,7 @@ from metadb.store import (
     ParentContext,
     PropertyType,
 )
-
-pytestmark = pytest.mark.slow
+from metadb.store.session import StoreSession
 
 WORKERS = 8
 ROUNDS = 4
@@ -147,6 +150,7 @@ def prepared(database_url: str) -> Iterator[tuple[str, dict[str, int]]]:
     yield database_url, shared
 
 
+@pytest.mark.slow
 def test_racing_writers_never_duplicate_rows_and_agree_on_ids(
     prepared: tuple[str, dict[str, int]],
 ) -> None:
@@ -223,3 +227,76 @@ def test_racing_writers_never_duplicate_rows_and_agree_on_ids(
         assert len(created.runs) == WORKERS  # create_run makes a new run per call, by design
     finally:
         store.close()
+
+
+def test_a_write_waits_for_the_named_lock_and_a_failed_one_releases_it(
+    database_url: str,
+) -> None:
+    first = Database.from_url(database_url, lock_timeout=10)
+    second = Database.from_url(database_url, lock_timeout=10)
+    metadb.connect(database_url).close()  # migrated: BEGIN IMMEDIATE needs the file
+    inside, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def hold_then_fail(conn: Connection) -> None:
+        inside.set()
+        release.wait(10)
+        order.append("first failed")
+        raise InvalidArgumentError("refused after taking the lock")
+
+    def follow(conn: Connection) -> None:
+        order.append("second ran")
+
+    def run_first() -> None:
+        with contextlib.suppress(InvalidArgumentError):
+            StoreSession(first).run(hold_then_fail, locks=["type:Dataset"])
+
+    holder = threading.Thread(target=run_first)
+    holder.start()
+    try:
+        assert inside.wait(10)
+        follower = threading.Thread(
+            target=lambda: StoreSession(second).run(follow, locks=["type:Dataset"])
+        )
+        follower.start()
+        time.sleep(0.5)
+        assert order == []  # the second writer waits for the first to end
+        release.set()
+        follower.join(15)
+        assert order == ["first failed", "second ran"]
+        with second.connect() as conn:  # and no lock outlives its transaction
+            assert _named_locks_held(conn, second) == 0
+    finally:
+        release.set()
+        holder.join(15)
+        first.dispose()
+        second.dispose()
+
+
+def _named_locks_held(conn: Connection, db: Database) -> int:
+    if db.url.dialect == "postgresql":
+        query = (
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        return int(conn.execute(text(query)).scalar_one())
+    if db.url.dialect == "mysql":
+        name = named_lock_name(db.url.url.database or "", "type:Dataset")
+        return int(
+            conn.execute(text("SELECT IS_USED_LOCK(:n) IS NOT NULL"), {"n": name}).scalar_one()
+        )
+    return 0
+
+
+def test_the_postgresql_named_lock_costs_one_round_trip(postgresql_url: str) -> None:
+    db = Database.from_url(postgresql_url)
+    statements: list[str] = []
+    try:
+        with db.connect() as conn, conn.begin():
+            event.listen(conn, "before_cursor_execute", lambda *a: statements.append(a[2]))
+            with db.dialect.named_lock(conn, "mlmd.type:1:Dataset", timeout=1):
+                assert len(statements) == 1
+            assert len(statements) == 1  # released by the transaction's end, not a statement
+        assert "pg_advisory_xact_lock" in statements[0]
+    finally:
+        db.dispose()
