@@ -118,6 +118,7 @@ class StoreSession:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction at the database's default isolation, errors translated."""
         with self._translated(), self.db.connect() as conn, conn.begin():
             yield conn
 
