@@ -16,6 +16,8 @@ kept as ``__cause__``.
     │   ├── AuthenticationError        the server refused the credentials (HTTP 503)
     │   │   └── TokenRejectedError     metadb.client: the server refused the bearer token
     │   ├── StatementError             a statement the database rejected outside a migration
+    │   ├── WriteConflictError         a write kept losing races to concurrent writers
+    │   │                              (deadlocks, lock waits) past its retries (HTTP 503)
     │   └── ServerResponseError        metadb.client: an answer the client cannot map (a 500,
     │                                  a path the server does not serve)
     ├── MigrationError
@@ -131,6 +133,7 @@ __all__ = [
     "UnsupportedDatabaseError",
     "UnsupportedSchemaError",
     "VersionNotFoundError",
+    "WriteConflictError",
 ]
 
 
@@ -238,6 +241,27 @@ class StatementError(DatabaseError):
     """The database rejected a statement metadb issued outside a migration file."""
 
     code = "statement"
+
+
+class WriteConflictError(DatabaseError):
+    """A write transaction lost to concurrent writers (a deadlock, a serialization failure, a
+    lock wait that gave up) on every one of its tries; each try was rolled back, so nothing
+    of the call was written. Worth retrying later."""
+
+    code = "write_conflict"
+    http_status = 503
+
+    def __init__(self, *, doing: str, attempts: int | None, detail: str) -> None:
+        self.doing = doing
+        #: None where a metadb server reported it (metadb.client): the server counted them.
+        self.attempts = attempts
+        self.detail = detail
+        tries = f"all {attempts} tries" if attempts is not None else "every try"
+        super().__init__(
+            f"{doing} conflicted with concurrent writers on {tries} ({detail}); "
+            "nothing was written. Retry the call; if it keeps failing, look for a long "
+            "transaction holding locks on the database"
+        )
 
 
 class ServerUnreachableError(DatabaseUnreachableError):

@@ -17,8 +17,9 @@ method_not_allowed             405     the path has no such method; ``Allow`` li
 AlreadyExistsError             409     a name or external id is taken
 FailedPreconditionError        412     the call conflicts with stored data
 body_too_large                 413     the body is over ``--max-body-bytes``
-DatabaseUnreachableError,      503     the database cannot be reached right now
-AuthenticationError
+DatabaseUnreachableError,      503     the database cannot be reached right now, or a
+AuthenticationError,                   write kept conflicting with concurrent writers:
+WriteConflictError                     retry later
 anything else                  500     a bug: the response says nothing more and carries
                                        ``Connection: close``; the log line has the
                                        exception's class and where it was raised, never its

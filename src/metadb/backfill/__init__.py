@@ -25,10 +25,10 @@ from metadb.backfill.runner import (
     BackfillRunner,
     BatchInfo,
     BatchSizing,
-    RetryPolicy,
 )
 from metadb.backfill.state import BackfillState
 from metadb.backfill.system_annotations import SYSTEM_BACKFILLS
+from metadb.db.retry import RetryPolicy
 from metadb.errors import BackfillFailedError, UnknownBackfillError
 
 __all__ = [

@@ -29,7 +29,6 @@ pending with the count in ``last_error``, for ``verify`` to show and the next ru
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -43,6 +42,7 @@ from metadb.backfill.definition import Backfill, Batch
 from metadb.backfill.state import BackfillState
 from metadb.clock import now_ms
 from metadb.db.database import Database
+from metadb.db.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,19 +67,6 @@ class BatchSizing:
 
     def clamp(self, size: int | None) -> int:
         return max(self.minimum, min(self.maximum, size or self.initial))
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retries of a transaction that lost a race: up to ``attempts`` tries per transaction."""
-
-    attempts: int = 12
-    first_delay: float = 0.02
-    max_delay: float = 2.0
-
-    def delay(self, attempt: int) -> float:
-        cap = min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
-        return random.uniform(cap / 2, cap)
 
 
 @dataclass(frozen=True)

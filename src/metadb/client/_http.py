@@ -14,6 +14,8 @@ unreachable (503)        :class:`~metadb.errors.DatabaseUnreachableError`,
 authentication (503)     :class:`~metadb.errors.AuthenticationError`: the *server's*
                          database is down or refused it (``from_server``: ``url`` is the
                          server's, ``detail`` its message)
+write_conflict (503)     :class:`~metadb.errors.WriteConflictError`: the server's write kept
+                         losing races to concurrent writers; retry later
 unauthenticated (401)    :class:`~metadb.errors.TokenRejectedError`
 route_not_found (404)    :class:`~metadb.errors.ServerResponseError` saying that the server
                          does not serve the path: client and server are of other versions
@@ -49,6 +51,7 @@ from metadb.errors import (
     ServerResponseError,
     ServerUnreachableError,
     TokenRejectedError,
+    WriteConflictError,
 )
 
 DEFAULT_TIMEOUT = 30.0
@@ -64,6 +67,7 @@ _RAISED: dict[str, type[MetadbError]] = {
         ConfigError,
         DatabaseUnreachableError,
         AuthenticationError,
+        WriteConflictError,
     )
 }
 #: The code of a 404 for a path the server does not serve (metadb.api.errors).
@@ -144,6 +148,9 @@ class HttpTransport:
             return ServerResponseError(url=self.base_url, status=status, code=code, message=message)
         if issubclass(cls, (DatabaseUnreachableError, AuthenticationError)):
             return cls(self.base_url, message, from_server=True)
+        if issubclass(cls, WriteConflictError):
+            where = f"{method} {path} on the metadb server at {self.base_url}"
+            return cls(doing=where, attempts=None, detail=message)
         return cls(message)
 
     def close(self) -> None:

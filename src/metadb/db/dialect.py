@@ -285,6 +285,30 @@ class Dialect(ABC):
         """Drop a database if it exists, ending its sessions where the server needs that.
         Called by the test fixtures (tests/conftest.py)."""
 
+    def named_lock(
+        self, conn: Connection, key: str, *, timeout: float
+    ) -> AbstractContextManager[None]:
+        """Hold the lock called ``key`` (any string; per database) for the write transaction on
+        ``conn``, so that writers doing work under the same key take turns. It guards the
+        "look up, else insert" writes that no unique key of ml-metadata's schema protects: a
+        type by its kind and name, the cycle check of parent contexts.
+
+        Called by :meth:`metadb.store.session.StoreSession.run` right after it begins a write
+        transaction, before the transaction's first read (MySQL's REPEATABLE READ snapshot is
+        taken at the first read: one taken before the lock would miss what the previous
+        holder wrote) and before any row lock (so no deadlock can mix the two). Entering
+        takes the lock, waiting up to ``timeout`` seconds where the database bounds the wait;
+        the session leaves the block only after the transaction has committed or rolled back,
+        so whoever gets the lock next sees the holder's rows.
+
+        The base class holds nothing: SQLite's BEGIN IMMEDIATE already lets one writer in at
+        a time.
+
+        Raises:
+            WriteConflictError: the lock stayed taken for ``timeout`` seconds.
+        """
+        return nullcontext()
+
 
 def whoami() -> str:
     """``user@host``, recorded in the history table and shown to runs waiting for a lock."""

@@ -10,6 +10,7 @@ exactly what ml-metadata does (:func:`to_mlmd_latin1`, :func:`from_mlmd_latin1`)
 from __future__ import annotations
 
 import codecs
+import hashlib
 import math
 import zlib
 from collections.abc import Iterator, Sequence
@@ -42,6 +43,7 @@ from metadb.db.dialect import (
 )
 from metadb.db.locking import poll_lock
 from metadb.db.urls import DatabaseURL, check_mysql_text
+from metadb.errors import WriteConflictError
 
 _ADVISORY_LOCK_SALT = 1486364155
 _ACCESS_DENIED = {1044, 1045, 1698}
@@ -321,6 +323,29 @@ class MysqlDialect(Dialect):
     def drop_database(self, conn: Connection, name: str) -> None:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
 
+    @contextmanager
+    def named_lock(self, conn: Connection, key: str, *, timeout: float) -> Iterator[None]:
+        # GET_LOCK belongs to the session, not to the transaction, and its names are
+        # server-wide: the name hashes the database with the key. The session leaves this
+        # block after the transaction ended, whether it committed or failed, and the lock is
+        # released here; a dropped connection releases it on the server.
+        name = named_lock_name(conn.engine.url.database or "", key)
+        got = conn.execute(
+            text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": max(1, math.ceil(timeout))}
+        ).scalar()
+        if got != 1:  # 0: timed out; NULL: killed or failed
+            holder = self._holder(conn, name) or "another connection"
+            raise WriteConflictError(
+                doing=f"waiting for the lock on {key!r}",
+                attempts=1,
+                detail=f"GET_LOCK('{name}') gave up after {timeout:g}s; held by {holder}",
+            )
+        try:
+            yield
+        finally:
+            if not conn.invalidated:
+                conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+
 
 _WS = r"[ \t\n\r]*+"
 _STRING = r'"[^"\\\x00-\x1f]*+"'
@@ -354,6 +379,13 @@ def _error_code(exc: BaseException) -> int | None:
     """PyMySQL errors carry the server's error number as their first argument."""
     args: tuple[object, ...] = exc.args
     return args[0] if args and isinstance(args[0], int) else None
+
+
+def named_lock_name(database: str, key: str) -> str:
+    """The GET_LOCK name of :meth:`MysqlDialect.named_lock`: under MySQL's 64 characters,
+    distinct per database."""
+    digest = hashlib.sha1(f"{database}\x00{key}".encode()).hexdigest()
+    return f"metadb:{digest}"
 
 
 register(MysqlDialect())

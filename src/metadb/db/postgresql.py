@@ -268,5 +268,28 @@ def _autocommit(conn: Connection) -> Connection:
         return conn
     return conn.execution_options(isolation_level="AUTOCOMMIT")
 
+    @contextmanager
+    def named_lock(self, conn: Connection, key: str, *, timeout: float) -> Iterator[None]:
+        # One round trip: a transaction-scoped advisory lock, which the server releases when
+        # the transaction ends (commit, rollback, a dropped connection), so leaving the block
+        # has nothing to do, and which works behind a transaction pooler (PgBouncer). It waits
+        # as a row lock does: for as long as the holder's transaction runs, unless the
+        # server's lock_timeout is set (55P03, which the session retries). Its two-integer key
+        # space is apart from the migration lock's bigint keys (golang-migrate's too).
+        conn.execute(_NAMED_LOCK, {"c": _NAMED_LOCK_CLASS, "k": named_lock_key(key)})
+        yield
+
+
+#: First half of the two-integer keys of :meth:`PostgresqlDialect.named_lock`.
+_NAMED_LOCK_CLASS = 0x6D64626C  # "mdbl"
+_NAMED_LOCK = text("SELECT pg_advisory_xact_lock(:c, :k)")
+
+
+def named_lock_key(key: str) -> int:
+    """The int4 half of a named lock's advisory key: CRC-32 of ``key``, signed. Two keys that
+    collide only make their writers take turns."""
+    value = zlib.crc32(key.encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
+
 
 register(PostgresqlDialect())

@@ -1,9 +1,11 @@
 """``RunStore``: pipeline runs, their annotations, metrics and tasks, and run search.
 
 Every public call is one transaction (:class:`~metadb.store.session.StoreSession`, which also
-translates database errors). Writes to a run's annotations, metrics or tasks first update the
-run's ``updated_at_ms``: that checks the run exists and takes its row lock, so concurrent
-writers of one run take turns and the delete-then-insert upserts below never collide.
+translates database errors, and runs a write again, whole, when it loses a race to another
+writer: a deadlock, a lock wait that gave up). Writes to a run's annotations, metrics or tasks
+first update the run's ``updated_at_ms``: that checks the run exists and takes its row lock,
+so concurrent writers of one run take turns and the delete-then-insert upserts below never
+collide.
 
 Example::
 
@@ -137,11 +139,14 @@ class RunStore:
                 created_by=created_by, extra_data=extra_data, pipeline_spec=spec
             ),
         }
-        with self._session.write() as conn:
+
+        def create(conn: Connection) -> Run:
             [run_id] = insert_returning_ids(conn, t.run, [row])
             rows = [(run_id, k, v) for k, v in all_annotations.items()]
             insert_rows(conn, _INSERT_ANNOTATIONS, _ANNOTATION_COLUMNS, rows)
             return load_runs(conn, [run_id], full=True)[0]
+
+        return self._session.run(create, doing="create_run")
 
     def get_run(self, run_id: int, *, full: bool = False) -> Run:
         """The run with its annotations, metrics and tasks; its spec only with ``full``.
@@ -172,15 +177,18 @@ class RunStore:
             finished: int | None = stamp if state in TERMINAL_STATES else None
         else:
             finished = check.millis("finished_at_ms", finished_at_ms)
-        with self._session.write() as conn:
-            statement = (
-                update(t.run)
-                .where(t.run.c.id == run_id)
-                .values(state=state, finished_at_ms=finished, updated_at_ms=stamp)
-            )
+        statement = (
+            update(t.run)
+            .where(t.run.c.id == run_id)
+            .values(state=state, finished_at_ms=finished, updated_at_ms=stamp)
+        )
+
+        def set_state(conn: Connection) -> Run:
             if conn.execute(statement).rowcount == 0:
                 raise NotFoundError(f"no run with id {run_id}")
             return load_runs(conn, [run_id], full=False)[0]
+
+        return self._session.run(set_state, doing="update_run_state")
 
     def delete_run(self, run_id: int) -> None:
         """Delete the run with its annotations, metrics and tasks.
@@ -188,11 +196,14 @@ class RunStore:
         Raises:
             NotFoundError: no run has this id.
         """
-        with self._session.write() as conn:
+
+        def delete_all(conn: Connection) -> None:
             if conn.execute(delete(t.run).where(t.run.c.id == run_id)).rowcount == 0:
                 raise NotFoundError(f"no run with id {run_id}")
             for table in (t.annotation, t.metric, t.task):
                 conn.execute(delete(table).where(table.c.run_id == run_id))
+
+        self._session.run(delete_all, doing="delete_run")
 
     # -- annotations and metrics -------------------------------------------------------------
 
@@ -211,7 +222,8 @@ class RunStore:
         """
         values = dict(annotations)
         check.annotation_map(values)
-        with self._session.write() as conn:
+
+        def upsert(conn: Connection) -> dict[str, str]:
             if not values:
                 self._require(conn, run_id)
                 return annotations_of(conn, [run_id]).get(run_id, {})
@@ -223,6 +235,8 @@ class RunStore:
             insert_rows(conn, _INSERT_ANNOTATIONS, _ANNOTATION_COLUMNS, rows)
             return annotations_of(conn, [run_id]).get(run_id, {})
 
+        return self._session.run(upsert, doing="set_annotations")
+
     def delete_annotation(self, run_id: int, key: str) -> None:
         """Delete one annotation of the run.
 
@@ -231,12 +245,15 @@ class RunStore:
             NotFoundError: no run has this id, or the run has no annotation ``key``.
         """
         check.user_key(key)
-        with self._session.write() as conn:
+        a = t.annotation.c
+        statement = delete(t.annotation).where(a.run_id == run_id, a.annotation_key == key)
+
+        def delete_one(conn: Connection) -> None:
             self._touch(conn, run_id)
-            a = t.annotation.c
-            statement = delete(t.annotation).where(a.run_id == run_id, a.annotation_key == key)
             if conn.execute(statement).rowcount == 0:
                 raise NotFoundError(f"run {run_id} has no annotation {key!r}")
+
+        self._session.run(delete_one, doing="delete_annotation")
 
     def log_metrics(self, run_id: int, metrics: Mapping[str, float]) -> dict[str, float]:
         """Set (insert or replace) metrics of the run; return all of its metrics. An empty
@@ -253,7 +270,8 @@ class RunStore:
         """
         values = dict(metrics)
         check.metrics(values)
-        with self._session.write() as conn:
+
+        def upsert(conn: Connection) -> dict[str, float]:
             if not values:
                 self._require(conn, run_id)
                 return metrics_of(conn, [run_id]).get(run_id, {})
@@ -263,6 +281,8 @@ class RunStore:
             rows = [(run_id, k, float(v)) for k, v in values.items()]
             insert_rows(conn, _INSERT_METRICS, _METRIC_COLUMNS, rows)
             return metrics_of(conn, [run_id]).get(run_id, {})
+
+        return self._session.run(upsert, doing="log_metrics")
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -293,10 +313,13 @@ class RunStore:
             "finished_at_ms": check.millis("finished_at_ms", finished_at_ms),
             "mlmd_execution_id": mlmd_execution_id,
         }
-        with self._session.write() as conn:
+
+        def add(conn: Connection) -> Task:
             self._touch(conn, run_id)
             [task_id] = insert_returning_ids(conn, t.task, [row])
             return task_by_id(conn, task_id)
+
+        return self._session.run(add, doing="add_task")
 
     def update_task(
         self,
@@ -327,14 +350,18 @@ class RunStore:
             )
             if value is not None
         }
-        with self._session.write() as conn:
+
+        def change(conn: Connection) -> Task:
             task = task_by_id(conn, task_id)
             self._touch(conn, task.run_id)
+            values = dict(changes)  # a retried try starts from the caller's changes
             if state in TERMINAL_STATES and finished_at_ms is None and task.finished_at_ms is None:
-                changes["finished_at_ms"] = now_ms()
-            if changes:
-                conn.execute(update(t.task).where(t.task.c.id == task_id).values(**changes))
+                values["finished_at_ms"] = now_ms()
+            if values:
+                conn.execute(update(t.task).where(t.task.c.id == task_id).values(**values))
             return task_by_id(conn, task_id)
+
+        return self._session.run(change, doing="update_task")
 
     def list_tasks(self, run_id: int) -> list[Task]:
         """The run's tasks in the order they were added.

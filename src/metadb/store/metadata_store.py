@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from metadb.db.database import Database
 from metadb.errors import InvalidArgumentError
@@ -44,7 +45,7 @@ from metadb.store.model import (
     TypeKind,
 )
 from metadb.store.nodes import NodeStore
-from metadb.store.session import StoreSession
+from metadb.store.session import PARENT_CONTEXTS_LOCK, LostRace, StoreSession, type_lock
 from metadb.store.tables import mlmd_tables
 from metadb.store.typestore import TypeStore
 from metadb.store.values import ValueCodec
@@ -102,9 +103,7 @@ class MetadataStore:
             AlreadyExistsError: the stored type's properties differ (see can_add_fields,
                 can_omit_fields), or the external_id is taken.
         """
-        with self._session.write() as conn:
-            return self._types.put(conn, artifact_type, can_add_fields=can_add_fields,
-                                   can_omit_fields=can_omit_fields)  # fmt: skip
+        return self._put_type(artifact_type, can_add_fields, can_omit_fields)
 
     def put_execution_type(
         self, execution_type: ExecutionType, *, can_add_fields: bool = False,
@@ -118,9 +117,7 @@ class MetadataStore:
                 can_omit_fields), or the external_id is taken.
             InvalidArgumentError: the type has no name, or a property has no type.
         """
-        with self._session.write() as conn:
-            return self._types.put(conn, execution_type, can_add_fields=can_add_fields,
-                                   can_omit_fields=can_omit_fields)  # fmt: skip
+        return self._put_type(execution_type, can_add_fields, can_omit_fields)
 
     def put_context_type(
         self, context_type: ContextType, *, can_add_fields: bool = False,
@@ -134,9 +131,7 @@ class MetadataStore:
                 can_omit_fields), or the external_id is taken.
             InvalidArgumentError: the type has no name, or a property has no type.
         """
-        with self._session.write() as conn:
-            return self._types.put(conn, context_type, can_add_fields=can_add_fields,
-                                   can_omit_fields=can_omit_fields)  # fmt: skip
+        return self._put_type(context_type, can_add_fields, can_omit_fields)
 
     def get_artifact_type(self, type_name: str, type_version: str | None = None) -> ArtifactType:
         """Raises NotFoundError when there is no such type."""
@@ -202,6 +197,16 @@ class MetadataStore:
         """The context types with these external ids, by id; unknown ones are skipped."""
         return self._types_by(TypeKind.CONTEXT, "external_id", external_ids)
 
+    def _put_type(self, new: AnyType, can_add_fields: bool, can_omit_fields: bool) -> int:
+        # No unique key covers a type's name: writers of one name take turns on its lock.
+        return self._session.run(
+            lambda conn: self._types.put(
+                conn, new, can_add_fields=can_add_fields, can_omit_fields=can_omit_fields
+            ),
+            locks=[type_lock(int(new.kind), new.name)],
+            doing=f"put_{new.kind.name.lower()}_type({new.name!r})",
+        )
+
     def _get_type(self, kind: TypeKind, name: str, version: str | None) -> AnyType:
         with self._session.read() as conn:
             return self._types.get(conn, kind, name, version)
@@ -256,8 +261,9 @@ class MetadataStore:
     def _put(self, kind: str, nodes: Sequence[Any]) -> list[int]:
         if not nodes:
             return []
-        with self._session.write() as conn:
-            return self._nodes[kind].put(conn, nodes)
+        return self._session.run(
+            lambda conn: self._nodes[kind].put(conn, nodes), doing=f"put_{kind}s"
+        )
 
     def get_artifacts(self, list_options: ListOptions | None = None) -> list[Artifact]:
         """Artifacts in the options' order, filtered by its filter_query; at most its limit
@@ -502,8 +508,7 @@ class MetadataStore:
         """Insert events. Raises InvalidArgumentError for a missing artifact or execution and
         AlreadyExistsError for an event that exists."""
         if events:
-            with self._session.write() as conn:
-                self._links.put_events(conn, events)
+            self._session.run(lambda conn: self._links.put_events(conn, events), doing="put_events")
 
     def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[Event]:
         """The events of these executions, by event id, each with its path."""
@@ -520,15 +525,21 @@ class MetadataStore:
     ) -> None:
         """Link artifacts and executions to contexts; links that exist are kept as they are."""
         if attributions or associations:
-            with self._session.write() as conn:
-                self._links.put_links(conn, attributions, associations)
+            self._session.run(
+                lambda conn: self._links.put_links(conn, attributions, associations),
+                doing="put_attributions_and_associations",
+            )
 
     def put_parent_contexts(self, parent_contexts: Sequence[ParentContext]) -> None:
         """Raises InvalidArgumentError for an unknown context or a cycle, AlreadyExistsError
         for a link that exists."""
         if parent_contexts:
-            with self._session.write() as conn:
-                self._links.put_parent_contexts(conn, parent_contexts)
+            # A cycle check reads the whole ancestry: writers of parent contexts take turns.
+            self._session.run(
+                lambda conn: self._links.put_parent_contexts(conn, parent_contexts),
+                locks=[PARENT_CONTEXTS_LOCK],
+                doing="put_parent_contexts",
+            )
 
     def get_parent_contexts_by_context(self, context_id: int) -> list[Context]:
         """The context's parents ([] for none or an unknown id)."""
@@ -614,12 +625,14 @@ class MetadataStore:
         them, in one transaction. Returns (execution id, artifact ids, context ids)."""
         artifacts = [a for a, _ in artifact_and_events]
         edges = [(0, i, e) for i, (_, e) in enumerate(artifact_and_events) if e is not None]
-        with self._session.write() as conn:
-            eids, aids, cids = self._put_subgraph(
+        eids, aids, cids = self._session.run(
+            lambda conn: self._put_subgraph(
                 conn, [execution], artifacts, contexts, edges,
                 reuse_context=reuse_context_if_already_exist,
                 reuse_artifact=reuse_artifact_if_already_exist_by_external_id,
-            )  # fmt: skip
+            ),
+            doing="put_execution",
+        )  # fmt: skip
         return eids[0], aids, cids
 
     def put_lineage_subgraph(
@@ -635,12 +648,14 @@ class MetadataStore:
         """Put executions, artifacts, contexts and the events between them (given as
         (execution index, artifact index, event)) in one transaction; every node is linked to
         every context. Returns (execution ids, artifact ids, context ids)."""
-        with self._session.write() as conn:
-            return self._put_subgraph(
+        return self._session.run(
+            lambda conn: self._put_subgraph(
                 conn, executions, artifacts, contexts, event_edges,
                 reuse_context=reuse_context_if_already_exist,
                 reuse_artifact=reuse_artifact_if_already_exist_by_external_id,
-            )  # fmt: skip
+            ),
+            doing="put_lineage_subgraph",
+        )  # fmt: skip
 
     def _put_subgraph(
         self,
@@ -698,12 +713,21 @@ class MetadataStore:
             return store.put(conn, nodes)
         ids: list[int] = []
         for node in nodes:
-            existing = None
-            if reuse and node.id is None and getattr(node, by) is not None:
-                column = store.t.node.c[by]
-                query = select(store.t.node.c.id).where(column == getattr(node, by))
-                if by == "name":
-                    query = query.where(store.t.node.c.type_id == node.type_id)
-                existing = conn.execute(query).scalar()
-            ids.append(int(existing) if existing is not None else store.put(conn, [node])[0])
+            if node.id is not None or getattr(node, by) is None:
+                ids += store.put(conn, [node])
+                continue
+            column = store.t.node.c[by]
+            query = select(store.t.node.c.id).where(column == getattr(node, by))
+            if by == "name":
+                query = query.where(store.t.node.c.type_id == node.type_id)
+            existing = conn.execute(query).scalar()
+            if existing is not None:
+                ids.append(int(existing))
+                continue
+            try:
+                ids += store.put(conn, [node])
+            except IntegrityError as exc:
+                # A concurrent writer inserted it after the look-up: the session runs the
+                # call again, and the look-up then finds the winner's row to reuse.
+                raise LostRace(exc) from exc
         return ids

@@ -3,36 +3,122 @@
 A unique-key violation becomes :class:`AlreadyExistsError`; a lost connection becomes
 :class:`~metadb.errors.DatabaseUnreachableError`. Store code checks what it can first, so
 that the message can name the node; the translation here catches races between writers.
+
+Writers race: many processes, threads or server replicas call the store at once. A write
+runs through :meth:`StoreSession.run`, which makes each "look up, else insert" hold up:
+
+- work that no unique key protects (a type, found by kind and name) names a lock that the
+  transaction holds from its first statement until after it ends
+  (:meth:`~metadb.db.dialect.Dialect.named_lock`), so writers of the same key take turns;
+- a transaction that loses a race to another (a deadlock, a serialization failure, a lock
+  wait that gave up) is rolled back and run again whole, with backoff;
+- work that reuses what a concurrent writer may have just created (``put_execution``'s
+  ``reuse_context_if_already_exist``) raises :class:`LostRace` when the unique key turns out
+  taken, and runs again: the next try finds the winner's row.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import ExitStack, contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, Insert, Table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from metadb.db.database import Database
 from metadb.db.dialect import dialect_for
-from metadb.errors import AlreadyExistsError, MetadbError
+from metadb.db.retry import RetryPolicy
+from metadb.errors import AlreadyExistsError, MetadbError, WriteConflictError
 from metadb.store.tables import MlmdText
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Tries of a transaction that lost a unique key to a writer it means to reuse the row of.
+#: One more try finds the row (the winner had committed when the key was refused); a third
+#: covers a winner that was itself rolled back.
+_RACE_ATTEMPTS = 3
+
+
+class LostRace(Exception):
+    """Raised by work given to :meth:`StoreSession.run` when a concurrent writer claimed a
+    unique key first and a new try would reuse that writer's row. Never leaves the session."""
+
+    def __init__(self, cause: IntegrityError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class StoreSession:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    """Transactions on one database for the metadata store and the run store."""
 
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction (on SQLite it takes the write lock up front: BEGIN IMMEDIATE)."""
-        with self._translated(), self.db.connect() as conn, self.db.dialect.begin_write(conn):
-            yield conn
+    def __init__(self, db: Database, *, retry: RetryPolicy | None = None) -> None:
+        self.db = db
+        self.retry = retry or RetryPolicy(attempts=10, first_delay=0.01, max_delay=1.0)
+
+    def run(
+        self,
+        work: Callable[[Connection], T],
+        *,
+        locks: Sequence[str] = (),
+        doing: str = "a metadata store write",
+    ) -> T:
+        """Run ``work`` in one write transaction (on SQLite: BEGIN IMMEDIATE) and return its
+        result, trying again while it loses races to other writers.
+
+        ``locks`` are named locks (:meth:`~metadb.db.dialect.Dialect.named_lock`) taken in
+        this order before ``work`` runs and held until the transaction has ended. ``work``
+        may run more than once, so it must only do database work on the connection.
+
+        Raises:
+            WriteConflictError: every try lost (a deadlock, a serialization failure or a lock
+                wait that gave up); nothing was written.
+            AlreadyExistsError: a unique key is taken.
+            DatabaseUnreachableError: the connection was lost.
+            StatementError: the database refused a statement.
+        """
+        tries = 0
+        races = 0
+        while True:
+            tries += 1
+            with self._translated():
+                try:
+                    return self._attempt(work, locks)
+                except DBAPIError as exc:
+                    cause = exc.orig if exc.orig is not None else exc
+                    if exc.connection_invalidated or not self.db.dialect.is_retryable(cause):
+                        raise
+                    if tries >= self.retry.attempts:
+                        raise WriteConflictError(
+                            doing=doing,
+                            attempts=tries,
+                            detail=self.db.server_error(exc).splitlines()[0],
+                        ) from exc
+                    log.debug("%s: retrying after %s", doing, self.db.server_error(exc))
+                except LostRace as race:
+                    races += 1
+                    if races >= _RACE_ATTEMPTS:
+                        raise race.cause from race
+                    tries -= 1  # the winner has committed: no backoff, no conflict
+                    continue
+            time.sleep(self.retry.delay(tries))
+
+    def _attempt(self, work: Callable[[Connection], T], locks: Sequence[str]) -> T:
+        dialect = self.db.dialect
+        # Left in reverse order: the transaction ends (commit or rollback) before ``held``
+        # releases the locks.
+        with self.db.connect() as conn, ExitStack() as held, dialect.begin_write(conn):
+            for key in locks:
+                held.enter_context(dialect.named_lock(conn, key, timeout=self.db.lock_timeout))
+            return work(conn)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction at the database's default isolation, errors translated."""
         with self._translated(), self.db.connect() as conn, conn.begin():
             yield conn
 
@@ -48,6 +134,17 @@ class StoreSession:
             ) from exc
         except DBAPIError as exc:
             raise self.db.translate_statement_error(exc, doing="a metadata store call") from exc
+
+
+def type_lock(kind: int, name: str) -> str:
+    """The named lock of a type's kind and name (its version aside: a name's versions are
+    few), held while a type is looked up and inserted or extended."""
+    return f"mlmd.type:{kind}:{name}"
+
+
+#: The named lock held while parent contexts are checked for cycles and inserted: a cycle
+#: check reads the whole ancestry, which no row lock covers.
+PARENT_CONTEXTS_LOCK = "mlmd.parent_context"
 
 
 #: Per-column conversions of a row: (position in the row, converter).

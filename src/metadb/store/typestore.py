@@ -39,7 +39,12 @@ class TypeStore:
         self, conn: Connection, new: AnyType, *, can_add_fields: bool, can_omit_fields: bool
     ) -> int:
         """Insert ``new``, or return the id of the stored type with its name and version,
-        after checking (and with ``can_add_fields``, extending) its properties."""
+        after checking (and with ``can_add_fields``, extending) its properties.
+
+        No unique key covers a type's name, so this look-up-then-insert is safe only while
+        the transaction holds the type's named lock (:func:`metadb.store.session.type_lock`),
+        as :class:`~metadb.store.metadata_store.MetadataStore` does.
+        """
         if not new.name:
             raise InvalidArgumentError("a type needs a name")
         for name, kind in new.properties.items():
