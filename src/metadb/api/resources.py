@@ -18,6 +18,7 @@ from metadb.backfill.commands import BackgroundBackfills, start_pending_backfill
 from metadb.db.database import Database
 from metadb.db.urls import DatabaseURL, parse_database_url
 from metadb.errors import DatabaseError, SchemaOutOfDateError
+from metadb.migrate.bundled import current_version_table, version_table_name
 from metadb.migrate.source import MigrationSource, load_source
 from metadb.migrate.tables import VersionState, VersionTable
 from metadb.runs.store import RunStore
@@ -25,8 +26,6 @@ from metadb.store.connect import connect
 from metadb.store.metadata_store import MetadataStore
 
 log = logging.getLogger("metadb.api")
-
-DEFAULT_VERSION_TABLE = "schema_migrations"
 
 
 @dataclass
@@ -78,11 +77,15 @@ def open_resources(settings: ServeSettings) -> ServerResources:
         require_current_schema(url)
     store = connect(url, migrate=settings.migrate, mysql_text=settings.mysql_text)
     try:
+        source = load_source(None, url.dialect)
+        table = version_table_name(source=None, table=None, url=url)
+        with store.database.connect() as conn:
+            version_table = current_version_table(conn, source, table=table)
         resources = ServerResources(
             store=store,
             runs=RunStore(store.database),
-            source=load_source(None, url.dialect),
-            version_table=VersionTable(url.migrations_table or DEFAULT_VERSION_TABLE),
+            source=source,
+            version_table=version_table,
         )
     except BaseException:
         store.close()

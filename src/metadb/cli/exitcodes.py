@@ -8,6 +8,7 @@ code  meaning
 2     usage: bad arguments (a malformed filter, sort, page token or value given to a
       command, an unknown backfill), an unsupported database URL
 3     needs attention: dirty database, changed or missing files, unsupported MLMD schema,
+      a down step below the adopted ml-metadata schema without --force,
       a schema not current where metadb may not migrate it (serve --no-migrate),
       hint errors in pending migrations (hints check, migrate up)
 4     lock timeout: another run held the migration lock too long, or a migration statement
@@ -18,6 +19,7 @@ code  meaning
 from __future__ import annotations
 
 from metadb.errors import (
+    BelowAdoptedBaselineError,
     ChangedMigrationError,
     ConfigError,
     DirtyDatabaseError,
@@ -40,6 +42,7 @@ EXIT_CODES: dict[type[BaseException], int] = {
     ChangedMigrationError: NEEDS_ATTENTION,
     MissingMigrationError: NEEDS_ATTENTION,
     UnsupportedSchemaError: NEEDS_ATTENTION,
+    BelowAdoptedBaselineError: NEEDS_ATTENTION,
     SchemaOutOfDateError: NEEDS_ATTENTION,
     HintsFailedError: NEEDS_ATTENTION,
     LockTimeoutError: LOCK_TIMEOUT,

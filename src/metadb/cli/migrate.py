@@ -78,6 +78,14 @@ NoHints = Annotated[
 AllowChanged = Annotated[
     bool, typer.Option("--allow-changed", help="Run even if applied migration files changed.")
 ]
+BelowBaseline = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Go below the version an ml-metadata database was adopted at, dropping "
+        "ml-metadata's tables and data.",
+    ),
+]
 
 
 def _setup(
@@ -181,6 +189,7 @@ def down(
         int | None, typer.Argument(help="Revert N migrations [default 1].", min=1)
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Revert every applied migration.")] = False,
+    force: BelowBaseline = False,
     database: Database = None,
     database_type: DatabaseType = None,
     source: Source = None,
@@ -200,7 +209,7 @@ def down(
         guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
     )  # fmt: skip
     count = None if all_ else (steps or 1)
-    _run_report(out, reporter, lambda: migrate.down(config, count))
+    _run_report(out, reporter, lambda: migrate.down(config, count, force=force))
 
 
 @app.command()
@@ -208,6 +217,7 @@ def goto(
     ctx: typer.Context,
     version: Annotated[int, typer.Argument(help="The version to migrate to.", min=0)],
     allow_changed: AllowChanged = False,
+    force: BelowBaseline = False,
     database: Database = None,
     database_type: DatabaseType = None,
     source: Source = None,
@@ -224,7 +234,11 @@ def goto(
         lock_timeout=lock_timeout, json=json,
         guards=_guards(statement_lock_timeout, statement_timeout, lock_retries),
     )  # fmt: skip
-    _run_report(out, reporter, lambda: migrate.goto(config, version, allow_changed=allow_changed))
+    _run_report(
+        out,
+        reporter,
+        lambda: migrate.goto(config, version, allow_changed=allow_changed, force=force),
+    )
 
 
 @app.command()

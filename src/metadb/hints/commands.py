@@ -38,8 +38,8 @@ from metadb.hints.operations import Operation, parse_operations
 from metadb.hints.report import Finding, HintReport, SkippedFile
 from metadb.hints.rules import RULE_IDS, RULES, Rule
 from metadb.hints.settings import HintSettings
+from metadb.migrate.bundled import current_version_table, version_table_name
 from metadb.migrate.source import Migration, load_source
-from metadb.migrate.tables import VersionTable
 
 if TYPE_CHECKING:
     from metadb.migrate.commands import MigrateConfig
@@ -97,10 +97,10 @@ def _check(
     )
     try:
         source = load_source(config.source, db.url.dialect)
-        table = config.table or db.url.migrations_table or "schema_migrations"
+        table = version_table_name(source=config.source, table=config.table, url=db.url)
         with db.connect(autocommit=True) as conn:
             try:
-                state = VersionTable(table).read(conn)
+                state = current_version_table(conn, source, table=table).read(conn)
                 if target is not None and state.version is not None and target < state.version:
                     undone = [m for m in source.at_or_below(state.version) if m.version > target]
                     report = check_migrations(
