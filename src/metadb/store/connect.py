@@ -8,6 +8,7 @@ from metadb.db.database import Database
 from metadb.db.urls import DatabaseURL
 from metadb.errors import FailedPreconditionError
 from metadb.store.metadata_store import MetadataStore
+from metadb.store.text_mode import detect_text_mode
 
 
 def connect(
@@ -26,12 +27,16 @@ def connect(
     ``mysql_text`` says how text is stored on MySQL/MariaDB: "utf8mb4" (the default: correct
     UTF-8, as every utf8mb4 client reads it) or "mlmd-latin1" (as ml-metadata's C++ client
     stores it over its latin1 connection, so that text reads the same in ml-metadata and
-    metadb). None takes the URL's ``mlmd_text=latin1|utf8mb4`` parameter, else "utf8mb4".
-    SQLite and PostgreSQL ignore it: ml-metadata stores proper UTF-8 there.
+    metadb). None takes the URL's ``mlmd_text=latin1|utf8mb4`` parameter; without either,
+    the MLMD tables' text decides: "mlmd-latin1" when ml-metadata's latin1 connection wrote
+    it, else "utf8mb4" (:mod:`metadb.store.text_mode`). SQLite and PostgreSQL ignore it:
+    ml-metadata stores proper UTF-8 there.
 
     Raises:
         FailedPreconditionError: ``migrate=False`` and the schema is not current.
         ConfigError: ``mysql_text`` is not a text mode or contradicts the URL's.
+        MixedTextEncodingError: no mode given, and the MySQL database holds text written
+            both ways (the message names the URL parameter that picks one).
         DatabaseUnreachableError, AuthenticationError, UnsupportedDatabaseError.
 
     Example::
@@ -52,4 +57,5 @@ def connect(
                 f"{len(status.pending)} pending{', dirty' if status.dirty else ''}): run "
                 "'metadb migrate up', or connect with migrate=True"
             )
-    return MetadataStore(db, mysql_text=mysql_text)
+    detected = detect_text_mode(db, requested=mysql_text)
+    return MetadataStore(db, mysql_text=detected or mysql_text)
