@@ -653,8 +653,8 @@ class MixedTextEncodingError(ConfigError):
         super().__init__(
             f"{database} holds MLMD text written two ways: as ml-metadata's latin1 connection "
             f"writes it (e.g. {', '.join(map(repr, self.latin1))}) and as UTF-8 (e.g. "
-            f"{', '.join(map(repr, self.utf8))}), so metadb cannot tell which to read; nothing "
-            f"was changed. Pick one in the URL: ?{parameter}=latin1 if ml-metadata still "
+            f"{', '.join(map(repr, self.utf8))}), so metadb cannot tell which to read; no text "
+            f"was read or written. Pick one in the URL: ?{parameter}=latin1 if ml-metadata still "
             f"writes to this database, else ?{parameter}=utf8mb4 (see docs/store.md)"
         )
 

@@ -57,5 +57,9 @@ def connect(
                 f"{len(status.pending)} pending{', dirty' if status.dirty else ''}): run "
                 "'metadb migrate up', or connect with migrate=True"
             )
-    detected = detect_text_mode(db, requested=mysql_text)
+    try:
+        detected = detect_text_mode(db, requested=mysql_text)
+    except BaseException:
+        db.dispose()
+        raise
     return MetadataStore(db, mysql_text=detected or mysql_text)
