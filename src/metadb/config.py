@@ -49,6 +49,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite:///metadb.sqlite"
 #: golang-migrate's version table; metadb's history table is ``<table>_history``.
 DEFAULT_MIGRATIONS_TABLE = "schema_migrations"
+#: The version table of metadb's bundled schema (:mod:`metadb.migrate.bundled` says why it is
+#: not golang-migrate's).
+BUNDLED_MIGRATIONS_TABLE = "metadb_schema_migrations"
 #: Seconds to wait for the migration lock (the advisory lock one run holds).
 DEFAULT_LOCK_TIMEOUT = 60.0
 #: The runtime guards of migration statements (see :mod:`metadb.migrate.guards`): seconds a

@@ -9,6 +9,8 @@ kept as ``__cause__``.
     ├── ConfigError                    bad settings or arguments (exit 2, HTTP 400)
     │   ├── UnsupportedDatabaseError   a URL or DSN metadb cannot use
     │   ├── UnknownBackfillError       an id that names no backfill
+    │   ├── MixedTextEncodingError     MySQL: MLMD text written both as ml-metadata's latin1
+    │   │                              connection does and as UTF-8; the URL must pick a mode
     │   └── ResourceError              an operator resource file (YAML) is invalid
     ├── DatabaseError                  talking to the database failed (exit 1)
     │   ├── DatabaseUnreachableError   no connection: server down, wrong host or port (HTTP 503)
@@ -32,6 +34,8 @@ kept as ``__cause__``.
     │   ├── NothingToResumeError       ``resume`` found no failed run to continue (exit 1)
     │   ├── IrreversibleMigrationError a down step has no down file (exit 1)
     │   ├── BaselineError              baseline asked of a database that has a version (exit 1)
+    │   ├── BelowAdoptedBaselineError  a down step would drop the ml-metadata schema metadb
+    │   │                              adopted, and its data; needs --force (exit 3)
     │   ├── UnsupportedSchemaError     an ml-metadata database at another schema version (exit 3)
     │   ├── SchemaOutOfDateError       the schema is not current (pending, dirty or newer)
     │   │                              where metadb may not migrate it: ``metadb serve
@@ -98,6 +102,7 @@ __all__ = [
     "AuthenticationError",
     "BackfillFailedError",
     "BaselineError",
+    "BelowAdoptedBaselineError",
     "ChangedMigrationError",
     "ConfigError",
     "CredentialError",
@@ -114,6 +119,7 @@ __all__ = [
     "MigrationError",
     "MigrationFailedError",
     "MissingMigrationError",
+    "MixedTextEncodingError",
     "NotFoundError",
     "NothingToResumeError",
     "OperatorError",
@@ -564,6 +570,32 @@ class BaselineError(MigrationError):
         )
 
 
+class BelowAdoptedBaselineError(MigrationError):
+    """A down step would revert the version at which metadb adopted a database that
+    ml-metadata created, dropping ml-metadata's tables and every row in them."""
+
+    code = "below_adopted_baseline"
+    exit_code = EXIT_NEEDS_ATTENTION
+
+    def __init__(
+        self, *, baseline: int, target: int | None, versions: Sequence[int], tables: Sequence[str]
+    ) -> None:
+        self.baseline = baseline
+        self.target = target
+        self.versions = list(versions)
+        self.tables = list(tables)
+        shown = ", ".join(self.tables[:12]) + (", ..." if len(self.tables) > 12 else "")
+        dropped = f"drop {len(self.tables)} table(s) ({shown})" if self.tables else "undo it"
+        super().__init__(
+            f"refusing to go below version {baseline}: metadb adopted this database at version "
+            f"{baseline} (ml-metadata created its schema), and reverting migration(s) "
+            f"{', '.join(map(str, self.versions))} would {dropped} with all their data, which "
+            f"ml-metadata and its users still need; nothing was changed. Stop at version "
+            f"{baseline} with 'metadb migrate goto {baseline}', or, to drop them anyway, repeat "
+            "the command with --force"
+        )
+
+
 class UnsupportedSchemaError(MigrationError):
     """The database holds ml-metadata tables at a schema version metadb does not read."""
 
@@ -728,6 +760,27 @@ class SchemaOutOfDateError(MigrationError, FailedPreconditionError):
                 "metadb.connect(url) without migrate=False)"
             )
         super().__init__(msg + "; nothing was changed")
+
+
+class MixedTextEncodingError(ConfigError):
+    """On MySQL/MariaDB, the MLMD tables hold non-ASCII text written by ml-metadata's latin1
+    connection and text written as proper UTF-8, so no text mode reads all of it right."""
+
+    code = "mixed_text_encoding"
+
+    def __init__(
+        self, *, database: str, latin1: Sequence[str], utf8: Sequence[str], parameter: str
+    ) -> None:
+        self.database = database
+        self.latin1 = list(latin1)
+        self.utf8 = list(utf8)
+        super().__init__(
+            f"{database} holds MLMD text written two ways: as ml-metadata's latin1 connection "
+            f"writes it (e.g. {', '.join(map(repr, self.latin1))}) and as UTF-8 (e.g. "
+            f"{', '.join(map(repr, self.utf8))}), so metadb cannot tell which to read; no text "
+            f"was read or written. Pick one in the URL: ?{parameter}=latin1 if ml-metadata still "
+            f"writes to this database, else ?{parameter}=utf8mb4 (see docs/store.md)"
+        )
 
 
 class ResourceError(ConfigError):

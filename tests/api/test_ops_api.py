@@ -21,11 +21,13 @@ from metadb import migrate as migrations
 from metadb.api import ServeSettings, create_app
 from metadb.db import Database, parse_database_url
 from metadb.errors import SchemaOutOfDateError
+from metadb.migrate.bundled import BUNDLED_VERSION_TABLE
+from metadb.migrate.source import load_source
 from metadb.migrate.tables import VersionTable
 from tests.api.conftest import TcpProxy
 from tests.conftest import admin_database
 
-LATEST = 3
+LATEST = load_source(None, "sqlite").versions[-1]
 
 
 @contextmanager
@@ -39,7 +41,7 @@ def _database(url: str) -> Iterator[Database]:
 
 def _set_version(url: str, version: int, *, dirty: bool) -> None:
     with _database(url) as db, db.connect() as conn, conn.begin():
-        VersionTable().write(conn, version, dirty=dirty)
+        VersionTable(BUNDLED_VERSION_TABLE).write(conn, version, dirty=dirty)
 
 
 def _metric(text_: str, name: str, **labels: str) -> float | None:
@@ -61,10 +63,10 @@ def test_readyz_is_503_with_the_reason_when_the_schema_is_dirty_or_behind(
     dirty = api.get("/readyz")
     assert dirty.status_code == 503
     assert dirty.json()["code"] == "not_ready"
-    assert "dirty at version 3" in dirty.json()["message"]
+    assert f"dirty at version {LATEST}" in dirty.json()["message"]
     assert dirty.json()["details"]["dirty"] is True
 
-    _set_version(database_url, 2, dirty=False)
+    _set_version(database_url, LATEST - 1, dirty=False)
     behind = api.get("/readyz")
     assert behind.status_code == 503
     assert "1 migration(s) are pending" in behind.json()["message"]
@@ -83,13 +85,13 @@ def test_migrations_resource_shows_version_history_and_pending(
     assert state["dirty"] is False
     assert state["pending"] == []
     assert [m["state"] for m in state["migrations"]] == ["applied"] * LATEST
-    assert sorted(h["version"] for h in state["history"]) == [1, 2, 3]
+    assert sorted(h["version"] for h in state["history"]) == list(range(1, LATEST + 1))
     assert state["database"] == parse_database_url(database_url).masked()
 
     _set_version(database_url, 2, dirty=False)
     behind = api.get("/api/v1/migrations", params={"history_limit": 1}).json()
     assert behind["version"] == 2
-    assert behind["pending"] == [3]
+    assert behind["pending"] == list(range(3, LATEST + 1))
     assert len(behind["history"]) == 1
     assert api.get("/api/v1/migrations", params={"history_limit": 5000}).status_code == 400
     # Read-only: the endpoint did not migrate.
@@ -168,7 +170,7 @@ def test_without_migrate_an_out_of_date_schema_stops_the_start_with_the_command_
         pass
     masked = parse_database_url(database_url).masked()
     assert f"metadb migrate up --database {masked}" in str(caught.value).replace("'", "")
-    assert caught.value.pending == [3]
+    assert caught.value.pending == list(range(3, LATEST + 1))
 
     migrations.up(migrations.MigrateConfig(database=database_url))
     with TestClient(create_app(ServeSettings(database_url=database_url, migrate=False))) as ok:

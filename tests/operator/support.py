@@ -123,7 +123,8 @@ def cleanup_roles(url: str, db: ManagedDatabase, secrets: Path) -> None:
 def version_of(url: str) -> int | None:
     from metadb import migrate
 
-    return migrate.version(migrate.MigrateConfig(database=url)).version
+    # The resources' migrations are a --source: golang-migrate's schema_migrations.
+    return migrate.version(migrate.MigrateConfig(database=url, table="schema_migrations")).version
 
 
 def condition(result: ReconcileResult, type_: str) -> tuple[str, str]:

@@ -209,7 +209,7 @@ def test_a_failed_migration_is_not_rolled_back_and_waits_for_the_spec(env: Env, 
     db, result = env.operator.reconcile(db, desired_version=2)
     assert isinstance(result.error, PermanentError)
     assert result.error.reason == "MigrationFailed"
-    state = migrate.version(migrate.MigrateConfig(database=env.url))
+    state = migrate.version(migrate.MigrateConfig(database=env.url, source=broken))
     # Left as the failure left it: rolled back where DDL is transactional, dirty on MySQL.
     expected = (2, True) if env.backend == "mysql" else (1, False)
     assert (state.version, state.dirty) == expected

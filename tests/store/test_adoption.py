@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from metadb import migrate
-from metadb.errors import BaselineError, UnsupportedSchemaError
-from tests.migrate.conftest import execute, query, table_names
+from metadb.errors import BaselineError, BelowAdoptedBaselineError, UnsupportedSchemaError
+from tests.migrate.conftest import execute, metadb_executable, query, table_names
 
 #: The bundled migrations after the MLMD schema (1): what ``up`` runs after adopting.
 LATER = migrate.load_source(None, "sqlite").versions[1:]
@@ -19,7 +21,9 @@ def _created_by_ml_metadata(url: str, *, schema_version: int = 10) -> None:
     own tables afterwards leaves what ml-metadata alone would have created.
     """
     migrate.up(migrate.MigrateConfig(database=url), 1)
-    execute(url, "DROP TABLE schema_migrations", "DROP TABLE schema_migrations_history")
+    execute(
+        url, "DROP TABLE metadb_schema_migrations", "DROP TABLE metadb_schema_migrations_history"
+    )
     if schema_version != 10:
         env = "mlmdenv" if url.startswith("postgresql") else "MLMDEnv"
         execute(url, f"UPDATE {env} SET schema_version = {schema_version}")
@@ -71,10 +75,49 @@ def test_an_older_ml_metadata_schema_is_refused_and_left_alone(database_url: str
         migrate.up(cfg)
 
     assert "enable_upgrade_migration=True" in str(refused.value)
-    assert "schema_migrations" not in table_names(database_url)
+    assert "metadb_schema_migrations" not in table_names(database_url)
 
 
 def test_a_database_without_mlmd_tables_is_simply_migrated(database_url: str):
     report = migrate.up(migrate.MigrateConfig(database=database_url))
 
     assert report.adopted_at is None and report.version_after == LATER[-1]
+
+
+def test_down_all_on_an_adopted_database_is_refused_naming_what_it_would_drop(
+    database_url: str,
+):
+    _created_by_ml_metadata(database_url)
+    cfg = migrate.MigrateConfig(database=database_url)
+    migrate.up(cfg)
+
+    with pytest.raises(BelowAdoptedBaselineError) as refused:
+        migrate.down(cfg, None)
+
+    message = str(refused.value)
+    assert "adopted this database at version 1" in message and "--force" in message
+    assert "artifact" in message.lower() and "nothing was changed" in message
+    assert refused.value.baseline == 1 and refused.value.versions[-1] == 1
+    assert migrate.version(cfg) == migrate.VersionState(LATER[-1], False)
+    migrate.goto(cfg, 1)  # down to the adopted version is allowed
+    with pytest.raises(BelowAdoptedBaselineError):
+        migrate.down(cfg, 1)
+    assert migrate.version(cfg) == migrate.VersionState(1, False)
+    assert "mlmdenv" in {name.lower() for name in table_names(database_url)}
+
+
+def test_the_cli_refuses_down_all_with_exit_3_and_drops_with_force(database_url: str):
+    _created_by_ml_metadata(database_url)
+    migrate.up(migrate.MigrateConfig(database=database_url))
+    command = [metadb_executable(), "migrate", "down", "--all", "--database", database_url]
+
+    refused = subprocess.run(command, capture_output=True, text=True, check=False)
+
+    assert refused.returncode == 3, refused.stderr
+    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
+    assert "mlmdenv" in {name.lower() for name in table_names(database_url)}
+
+    forced = subprocess.run([*command, "--force"], capture_output=True, text=True, check=False)
+
+    assert forced.returncode == 0, forced.stderr
+    assert "mlmdenv" not in {name.lower() for name in table_names(database_url)}

@@ -16,8 +16,9 @@ from metadb.backfill.commands import BackgroundBackfills, start_pending_backfill
 from metadb.db.database import Database
 from metadb.db.urls import parse_database_url
 from metadb.errors import DatabaseError, SchemaOutOfDateError
+from metadb.migrate.bundled import current_version_table, version_table_name
 from metadb.migrate.source import MigrationSource, load_source
-from metadb.migrate.tables import VersionTable, version_table_name
+from metadb.migrate.tables import VersionTable
 from metadb.runs.store import RunStore
 from metadb.store.connect import connect, require_current_schema
 from metadb.store.metadata_store import MetadataStore
@@ -72,11 +73,15 @@ def open_resources(settings: ServeSettings) -> ServerResources:
     url = parse_database_url(settings.database_url, database_type=settings.database_type)
     store = connect(url, migrate=settings.migrate, mysql_text=settings.mysql_text)
     try:
+        source = load_source(None, url.dialect)
+        table = version_table_name(url, bundled=True)
+        with store.database.connect() as conn:
+            version_table = current_version_table(conn, source, table=table)
         resources = ServerResources(
             store=store,
             runs=RunStore(store.database),
-            source=load_source(None, url.dialect),
-            version_table=VersionTable(version_table_name(url)),
+            source=source,
+            version_table=version_table,
         )
     except BaseException:
         store.close()

@@ -11,6 +11,7 @@ code  meaning
 2     usage: bad arguments (a malformed filter, sort, page token or value given to a
       command, an unknown backfill), an unsupported database URL
 3     needs attention: dirty database, changed or missing files, unsupported MLMD schema,
+      a down step below the adopted ml-metadata schema without --force,
       a schema not current where metadb may not migrate it (serve --no-migrate, the
       ``runs`` commands),
       hint errors in pending migrations (hints check, migrate up)

@@ -38,6 +38,14 @@ NoHints = Annotated[
 AllowChanged = Annotated[
     bool, typer.Option("--allow-changed", help="Run even if applied migration files changed.")
 ]
+BelowBaseline = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Go below the version an ml-metadata database was adopted at, dropping "
+        "ml-metadata's tables and data.",
+    ),
+]
 
 
 def _run_report(
@@ -97,6 +105,7 @@ def down(
         int | None, typer.Argument(help="Revert N migrations (default: 1).", min=1)
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Revert every applied migration.")] = False,
+    force: BelowBaseline = False,
     *,
     options: MigrateOptions,
 ) -> None:
@@ -104,7 +113,7 @@ def down(
     if all_ and steps is not None:
         raise typer.BadParameter("give N or --all, not both")
     count = None if all_ else (steps or 1)
-    _run_report(options, lambda config: migrate.down(config, count))
+    _run_report(options, lambda config: migrate.down(config, count, force=force))
 
 
 @app.command()
@@ -112,11 +121,15 @@ def down(
 def goto(
     version: Annotated[int, typer.Argument(help="The version to migrate to.", min=0)],
     allow_changed: AllowChanged = False,
+    force: BelowBaseline = False,
     *,
     options: MigrateOptions,
 ) -> None:
     """Migrate up or down to VERSION."""
-    _run_report(options, lambda config: migrate.goto(config, version, allow_changed=allow_changed))
+    _run_report(
+        options,
+        lambda config: migrate.goto(config, version, allow_changed=allow_changed, force=force),
+    )
 
 
 @app.command()

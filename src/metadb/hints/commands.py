@@ -41,9 +41,9 @@ from metadb.hints.facts import (
 from metadb.hints.operations import Operation, parse_operations
 from metadb.hints.report import Finding, HintReport, SkippedFile
 from metadb.hints.rules import RULE_IDS, RULES, Rule
+from metadb.migrate.bundled import current_version_table, version_table_name
 from metadb.migrate.commands import MigrateConfig, MigrationReport, Plan, Preflight
 from metadb.migrate.source import Migration, load_source
-from metadb.migrate.tables import VersionTable, version_table_name
 
 DataCheckFactory = Callable[[], DataCheck]
 log = logging.getLogger(__name__)
@@ -99,10 +99,10 @@ def _check(
     )
     try:
         source = load_source(config.source, db.url.dialect)
-        table = version_table_name(db.url, config.table)
+        table = version_table_name(db.url, config.table, bundled=config.source is None)
         with db.connect(autocommit=True) as conn:
             try:
-                state = VersionTable(table).read(conn)
+                state = current_version_table(conn, source, table=table).read(conn)
                 if target is not None and state.version is not None and target < state.version:
                     undone = [m for m in source.at_or_below(state.version) if m.version > target]
                     report = check_migrations(

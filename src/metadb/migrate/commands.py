@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -39,12 +39,17 @@ from metadb.config import (
 )
 from metadb.db.database import Database
 from metadb.db.urls import DatabaseURL
-from metadb.errors import BaselineError, ConfigError
-from metadb.migrate.guards import StatementGuards
-from metadb.migrate.reporter import Reporter
+from metadb.errors import BaselineError, BelowAdoptedBaselineError, ConfigError
+from metadb.migrate.bundled import (
+    find_legacy_tables,
+    settle_legacy_tables,
+    version_table_name,
+)
+from metadb.migrate.guards import StatementGuards, statement_tables
+from metadb.migrate.reporter import NullReporter, Reporter
 from metadb.migrate.runner import MigrationRunner, StepResult
-from metadb.migrate.source import DIALECT_DIRS, PYTHON_FILE, SQL_FILE, load_source
-from metadb.migrate.tables import HistoryRow, VersionState, version_table_name
+from metadb.migrate.source import DIALECT_DIRS, PYTHON_FILE, SQL_FILE, MigrationFile, load_source
+from metadb.migrate.tables import HistoryRow, HistoryTable, VersionState
 from metadb.schema import MLMD_SCHEMA_VERSION, existing_schema_version
 
 log = logging.getLogger(__name__)
@@ -59,7 +64,9 @@ class MigrateConfig:
     database_type: str | None = None
     #: Directory of migrations; None means metadb's bundled schema.
     source: str | Path | None = None
-    #: golang-migrate's version table; None means the URL's x-migrations-table or the default.
+    #: golang-migrate's version table; None means the URL's x-migrations-table, else
+    #: metadb_schema_migrations for the bundled schema and schema_migrations for a source
+    #: (:func:`metadb.migrate.bundled.version_table_name`).
     table: str | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     reporter: Reporter | None = None
@@ -250,15 +257,22 @@ class Plan:
 
 
 @contextmanager
-def _runner(config: MigrateConfig) -> Iterator[MigrationRunner]:
+def _runner(config: MigrateConfig, *, settle: bool = False) -> Iterator[MigrationRunner]:
+    """The runner of ``config``. With ``settle`` (commands that change the schema) first move
+    the bundled version out of an earlier metadb's schema_migrations (:mod:`.bundled`)."""
     db = Database.from_url(
         config.database, database_type=config.database_type, lock_timeout=config.lock_timeout
     )
     source = load_source(config.source, db.url.dialect)
-    table = version_table_name(db.url, config.table)
+    table = version_table_name(db.url, config.table, bundled=config.source is None)
     try:
+        if settle:
+            reporter = config.reporter or NullReporter()
+            settle_legacy_tables(db, source, table=table, on_wait=reporter.lock_wait)
+        with db.connect() as conn:
+            legacy = find_legacy_tables(conn, source, table=table)
         yield MigrationRunner(
-            db, source, table=table, reporter=config.reporter, guards=config.guards
+            db, source, table=table, reporter=config.reporter, guards=config.guards, legacy=legacy
         )
     except DBAPIError as exc:
         # Statements metadb issues itself (version and history tables) failing.
@@ -329,34 +343,97 @@ def up(
     """
     if preflight is not None:
         preflight(config, steps=steps)
-    with _runner(config) as runner:
+    with _runner(config, settle=True) as runner:
         before = _state(runner)
         adopted = _adopt(runner, config)
         return _report(runner, before, runner.up(steps, allow_changed=allow_changed), adopted)
 
 
-def down(config: MigrateConfig, steps: int | None = 1) -> MigrationReport:
+def down(config: MigrateConfig, steps: int | None = 1, *, force: bool = False) -> MigrationReport:
     """Revert the newest ``steps`` applied migrations (all of them for None).
 
+    A database that metadb adopted from ml-metadata (see :func:`up`) is not taken below the
+    version it was adopted at unless ``force``: that would drop ml-metadata's tables and data.
+
     Raises:
+        BelowAdoptedBaselineError: the steps would go below the adopted version, without
+            ``force``; nothing was changed.
         IrreversibleMigrationError: a migration on the way has no down file.
         and the errors of :func:`up`.
     """
-    with _runner(config) as runner:
+    with _runner(config, settle=True) as runner:
         before = _state(runner)
+        reverted = runner.source.at_or_below(before.version)
+        if steps is not None:
+            reverted = reverted[:steps]
+        if not force:
+            _refuse_below_adopted(runner, [m.version for m in reverted])
         return _report(runner, before, runner.down(steps))
 
 
-def goto(config: MigrateConfig, version: int, *, allow_changed: bool = False) -> MigrationReport:
+def goto(
+    config: MigrateConfig, version: int, *, allow_changed: bool = False, force: bool = False
+) -> MigrationReport:
     """Migrate up or down to ``version``.
 
     Raises:
+        BelowAdoptedBaselineError: ``version`` is below the version an ml-metadata database
+            was adopted at, without ``force`` (see :func:`down`).
         VersionNotFoundError: the source has no such version; and the errors of :func:`up`.
     """
-    with _runner(config) as runner:
+    with _runner(config, settle=True) as runner:
         before = _state(runner)
+        if not force:
+            reverted = runner.source.at_or_below(before.version)
+            _refuse_below_adopted(runner, [m.version for m in reverted if m.version > version])
         adopted = _adopt(runner, config)
         return _report(runner, before, runner.goto(version, allow_changed=allow_changed), adopted)
+
+
+def adopted_baseline(runner: MigrationRunner) -> int | None:
+    """The version at which metadb adopted a database that ml-metadata created, while the
+    adopted schema is still there (no later successful down step reverted it); else None."""
+    with runner.db.connect() as conn:
+        rows = runner.history.rows(conn)
+    reverted: set[int] = set()
+    for row in rows:  # newest first
+        if row.status != HistoryTable.SUCCEEDED:
+            continue
+        if row.direction == "down":
+            reverted.add(row.version)
+        elif row.direction == "baseline" and row.note == ADOPTION_NOTE:
+            return None if any(v <= row.version for v in reverted) else row.version
+    return None
+
+
+def _refuse_below_adopted(runner: MigrationRunner, versions: Sequence[int]) -> None:
+    """Raise when reverting ``versions`` would undo the adopted ml-metadata schema."""
+    baseline = adopted_baseline(runner)
+    if baseline is None or not any(v <= baseline for v in versions):
+        return
+    below = sorted((v for v in versions if v <= baseline), reverse=True)
+    tables: list[str] = []
+    for version in below:
+        migration = runner.source.get(version)
+        if migration is not None and migration.down is not None:
+            tables.extend(_dropped_tables(runner, migration.down))
+    remaining = [v for v in runner.source.versions if v < min(versions)]
+    raise BelowAdoptedBaselineError(
+        baseline=baseline,
+        target=remaining[-1] if remaining else None,
+        versions=sorted(versions, reverse=True),
+        tables=tables,
+    )
+
+
+def _dropped_tables(runner: MigrationRunner, file: MigrationFile) -> list[str]:
+    dialect = runner.db.dialect.sqlglot_name
+    return [
+        table
+        for index in range(file.statement_count)
+        if (text := file.statement_at(index)[0]).lstrip().upper().startswith("DROP TABLE")
+        for table in statement_tables(text, dialect=dialect)
+    ]
 
 
 def resume(config: MigrateConfig) -> MigrationReport:
@@ -366,14 +443,14 @@ def resume(config: MigrateConfig) -> MigrationReport:
         NothingToResumeError: the database is not dirty or metadb has no record of the run.
         ChangedMigrationError: a statement that already ran was edited since.
     """
-    with _runner(config) as runner:
+    with _runner(config, settle=True) as runner:
         before = _state(runner)
         return _report(runner, before, [runner.resume()])
 
 
 def force(config: MigrateConfig, version: int) -> VersionState:
     """Set the version and clear the dirty flag without running anything (manual repair)."""
-    with _runner(config) as runner:
+    with _runner(config, settle=True) as runner:
         return runner.force(version)
 
 
@@ -387,7 +464,7 @@ def baseline(config: MigrateConfig, version: int | None = None) -> VersionState:
         UnsupportedSchemaError: ml-metadata's tables are at another MLMD schema version.
         ConfigError: no version given and none detected.
     """
-    with _runner(config) as runner:
+    with _runner(config, settle=True) as runner:
         note = "baselined by hand"
         if version is None:
             version = _adoptable(runner, config)

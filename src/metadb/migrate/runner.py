@@ -45,6 +45,7 @@ from metadb.errors import (
     NothingToResumeError,
     VersionNotFoundError,
 )
+from metadb.migrate.bundled import LegacyTables, history_table_name, move_legacy_tables
 from metadb.migrate.guards import GuardedRun, StatementGuards
 from metadb.migrate.reporter import NullReporter, Reporter
 from metadb.migrate.source import Migration, MigrationFile, MigrationSource
@@ -110,11 +111,18 @@ class MigrationRunner:
         table: str = DEFAULT_MIGRATIONS_TABLE,
         reporter: Reporter | None = None,
         guards: StatementGuards | None = None,
+        legacy: LegacyTables | None = None,
     ) -> None:
         self.db = db
         self.source = source
         self.versions = VersionTable(table)
-        self.history = HistoryTable(f"{table}_history")
+        self.history = HistoryTable(history_table_name(table))
+        #: Where an earlier metadb kept this version (:mod:`metadb.migrate.bundled`): read
+        #: from there until :meth:`locked` moves it over.
+        self.legacy = legacy
+        if legacy is not None and legacy.current:
+            self.versions, self.history = legacy.versions, legacy.history
+        self._lock_name = table
         self.reporter = reporter or NullReporter()
         self.guards = guards or StatementGuards()
         self.guarded = GuardedRun(db, self.guards)
@@ -230,10 +238,12 @@ class MigrationRunner:
         with self.db.dialect.migration_lock(
             self.db.engine,
             self.db.url,
-            table=self.versions.name,
+            table=self._lock_name,
             timeout=self.db.lock_timeout,
             on_wait=self.reporter.lock_wait,
         ):
+            if self.legacy is not None:
+                self._move_legacy(self.legacy)
             with self.db.connect() as conn:
                 # Checked first without the write lock, which SQLite would queue for.
                 missing = not (self.versions.exists(conn) and self.history.exists(conn))
@@ -242,6 +252,12 @@ class MigrationRunner:
                     self.versions.create(conn)
                     self.history.create(conn)
             yield
+
+    def _move_legacy(self, legacy: LegacyTables) -> None:
+        versions = VersionTable(self._lock_name)
+        history = HistoryTable(history_table_name(self._lock_name))
+        move_legacy_tables(self.db, legacy, versions=versions, history=history)
+        self.versions, self.history, self.legacy = versions, history, None
 
     def check_applied(self, *, allow_changed: bool) -> VersionState:
         """Refuse to go on when the database is dirty, or at a version the source lacks, or

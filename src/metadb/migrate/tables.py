@@ -40,17 +40,10 @@ from sqlalchemy.dialects import mysql
 
 from metadb.clock import utcnow
 from metadb.config import DEFAULT_MIGRATIONS_TABLE
-from metadb.db.urls import DatabaseURL
 
 _ERROR_LIMIT = 16_000
 _Timestamp = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 _Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
-
-
-def version_table_name(url: DatabaseURL, table: str | None = None) -> str:
-    """The version table a run on ``url`` uses: ``table`` if given, else the URL's
-    ``x-migrations-table``, else :data:`~metadb.config.DEFAULT_MIGRATIONS_TABLE`."""
-    return table or url.migrations_table or DEFAULT_MIGRATIONS_TABLE
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -25,7 +25,8 @@ from typing import Any
 
 from metadb.db import Database, DatabaseURL, parse_database_url
 from metadb.errors import ConfigError
-from metadb.migrate.tables import VersionTable, version_table_name
+from metadb.migrate.bundled import version_table_name
+from metadb.migrate.tables import VersionTable
 from metadb.operator.credentials import (
     Credential,
     MigrationCredential,
@@ -128,7 +129,7 @@ def init_database(
     )
     admin = Database(admin_location)
     target = Database(admin_location.with_database(database))
-    table = version_table_name(admin_location, migrations_table)
+    table = version_table_name(admin_location, migrations_table, bundled=False)
     creds = credentials_for(
         target,
         prefix=app_prefix,

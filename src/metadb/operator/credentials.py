@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy import Connection, String, literal
 from sqlalchemy.exc import DBAPIError
 
-from metadb.config import DEFAULT_MIGRATIONS_TABLE
+from metadb.config import BUNDLED_MIGRATIONS_TABLE, DEFAULT_MIGRATIONS_TABLE
 from metadb.db import Database
 from metadb.db.dialect import DialectRegistry
 from metadb.db.urls import DIALECTS
@@ -93,6 +93,8 @@ def validate_privileges(privileges: Sequence[str]) -> tuple[str, ...]:
 DEFAULT_PROTECTED_TABLES = (
     DEFAULT_MIGRATIONS_TABLE,
     f"{DEFAULT_MIGRATIONS_TABLE}_history",
+    BUNDLED_MIGRATIONS_TABLE,
+    f"{BUNDLED_MIGRATIONS_TABLE}_history",
     "alembic_version",
 )
 

@@ -32,10 +32,10 @@ def text(what: str, value: Any, *, required: bool = False) -> None:
 
 def user_key(key: Any) -> None:
     text("annotation key", key, required=True)
-    if key.startswith(system.SYSTEM_PREFIX):
+    if system.is_system_key(key):
         raise InvalidArgumentError(
             f"annotation key {key!r} is reserved: keys starting with {system.SYSTEM_PREFIX!r} "
-            "are set by metadb; choose another key"
+            "(in any case) are set by metadb; choose another key"
         )
 
 

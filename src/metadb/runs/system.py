@@ -21,6 +21,13 @@ NAME = "system/pipeline_run.name"
 VALUE_LIMIT = 255
 
 
+def is_system_key(key: str) -> bool:
+    """Whether ``key`` is in metadb's reserved ``system/`` namespace, whatever its case:
+    "SYSTEM/x" and "System/x" are refused too, so that no collation that ignores case (older
+    MySQL/MariaDB databases, or a value compared elsewhere) can make them match a system key."""
+    return key[: len(SYSTEM_PREFIX)].casefold() == SYSTEM_PREFIX
+
+
 def clip(value: str | None) -> str:
     """``value`` cut to the annotation column's 255 characters; '' for None."""
     return (value or "")[:VALUE_LIMIT]

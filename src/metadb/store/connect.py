@@ -35,13 +35,17 @@ def connect(
     ``mysql_text`` says how text is stored on MySQL/MariaDB: "utf8mb4" (the default: correct
     UTF-8, as every utf8mb4 client reads it) or "mlmd-latin1" (as ml-metadata's C++ client
     stores it over its latin1 connection, so that text reads the same in ml-metadata and
-    metadb). None takes the URL's ``mlmd_text=latin1|utf8mb4`` parameter, else "utf8mb4".
-    SQLite and PostgreSQL ignore it: ml-metadata stores proper UTF-8 there.
+    metadb). None takes the URL's ``mlmd_text=latin1|utf8mb4`` parameter; without either,
+    the MLMD tables' text decides: "mlmd-latin1" when ml-metadata's latin1 connection wrote
+    it, else "utf8mb4" (:mod:`metadb.store.text_mode`). SQLite and PostgreSQL ignore it:
+    ml-metadata stores proper UTF-8 there.
 
     Raises:
         SchemaOutOfDateError: ``migrate=False`` and the schema is not current (a
             FailedPreconditionError); the message names the command to run.
         ConfigError: ``mysql_text`` is not a text mode or contradicts the URL's.
+        MixedTextEncodingError: no mode given, and the MySQL database holds text written
+            both ways (the message names the URL parameter that picks one).
         DatabaseUnreachableError, AuthenticationError, UnsupportedDatabaseError.
 
     Example::
@@ -54,9 +58,10 @@ def connect(
     from metadb import migrate as migrations
     from metadb.db.database import Database
     from metadb.hints import migrate_up
+    from metadb.migrate.bundled import current_version_table, version_table_name
     from metadb.migrate.source import load_source
-    from metadb.migrate.tables import VersionTable, version_table_name
     from metadb.store.metadata_store import MetadataStore
+    from metadb.store.text_mode import detect_text_mode
 
     db = Database.from_url(url, database_type=database_type)
     try:
@@ -66,13 +71,15 @@ def connect(
             migrate_up(migrations.MigrateConfig(database=db.url))
         else:
             source = load_source(None, db.url.dialect)
-            table = VersionTable(version_table_name(db.url))
+            name = version_table_name(db.url, bundled=True)
             with db.connect() as conn, conn.begin():
+                table = current_version_table(conn, source, table=name)
                 require_current_schema(db, conn, source=source, table=table)
+        detected = detect_text_mode(db, requested=mysql_text)
     except BaseException:
         db.dispose()
         raise
-    return MetadataStore(db, mysql_text=mysql_text)
+    return MetadataStore(db, mysql_text=detected or mysql_text)
 
 
 def require_current_schema(

@@ -1,0 +1,1 @@
+-- Nothing to undo here: the up migration changes nothing on this database.

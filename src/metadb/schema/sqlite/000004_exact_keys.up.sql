@@ -1,0 +1,2 @@
+-- Nothing to do here: annotation keys, metric names and backfill ids already compare exactly
+-- (byte for byte) on this database. On MySQL/MariaDB this version gives them a binary collation.
