@@ -7,6 +7,8 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
+from metadb.api import ServeSettings
+from metadb.errors import ConfigError
 from tests.api.conftest import TOKEN
 
 GOOD = {"Authorization": f"Bearer {TOKEN}"}
@@ -77,3 +79,21 @@ def test_openapi_declares_the_bearer_scheme_when_auth_is_on(authed_api: TestClie
     runs_get = document["paths"]["/api/v1/runs"]["get"]
     assert {"bearerAuth": []} in runs_get["security"]
     assert "security" not in document["paths"]["/healthz"]["get"]
+
+
+def test_the_token_is_checked_before_routing_so_unknown_paths_reveal_nothing(
+    authed_api: TestClient,
+) -> None:
+    assert authed_api.get("/api/v1/no-such-thing").status_code == 401
+    assert authed_api.options("/api/v1/runs").status_code == 401
+    found = authed_api.get("/api/v1/no-such-thing", headers=GOOD)
+    assert (found.status_code, found.json()["code"]) == (404, "route_not_found")
+    for path in ("/healthz", "/openapi.json", "/docs"):
+        assert authed_api.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("token", ["", " ", "\t\n"])
+def test_a_blank_token_is_refused_rather_than_serving_without_auth(token: str) -> None:
+    with pytest.raises(ConfigError, match="empty or only whitespace") as raised:
+        ServeSettings(auth_token=token)
+    assert "--auth-token-file" in str(raised.value)

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+import metadb
 from metadb import migrate as migrations
 from metadb.api import ServeSettings, create_app
 from metadb.db import Database, parse_database_url
@@ -292,3 +293,20 @@ def test_a_served_sqlite_database_is_in_wal_mode(tmp_path: Path) -> None:
         assert api.post("/api/v1/runs", json={"name": "r"}).status_code == 201
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_readiness_and_connect_without_migrating_give_one_answer(
+    api: TestClient, database_url: str
+) -> None:
+    for version, dirty, says in [
+        (2, False, "1 migration(s) are pending (3)"),
+        (LATEST, True, f"dirty at version {LATEST}"),
+        (LATEST + 1, False, f"newer than the newest migration this metadb has ({LATEST})"),
+    ]:
+        _set_version(database_url, version, dirty=dirty)
+        answer = api.get("/readyz")
+        assert answer.status_code == 503
+        with pytest.raises(SchemaOutOfDateError) as caught:
+            metadb.connect(database_url, migrate=False)
+        assert answer.json()["message"] == str(caught.value)
+        assert says in str(caught.value)

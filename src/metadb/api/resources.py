@@ -58,8 +58,9 @@ def open_resources(settings: ServeSettings) -> ServerResources:
     Raises:
         UnsupportedDatabaseError: the URL is of no form metadb reads (exit code 2).
         DatabaseUnreachableError, AuthenticationError: no connection (exit code 1).
-        SchemaOutOfDateError: ``migrate=False`` and migrations are pending or the schema is
-            dirty; the message names the command to run (exit code 3).
+        SchemaOutOfDateError: ``migrate=False`` and migrations are pending, the schema is
+            dirty or newer than this metadb; the message names the command to run (exit
+            code 3).
         and the errors of :func:`metadb.migrate.up` when it migrates.
 
     Example::

@@ -136,7 +136,7 @@ def serve(
 
 
 def _token(*, flag: str | None, file: Path | None, env: Settings) -> SecretStr | None:
-    """The token from --auth-token, --auth-token-file or METADB_AUTH_TOKEN (in that order);
+    """The token from --auth-token-file or --auth-token (not both), else METADB_AUTH_TOKEN;
     a blank one is a ConfigError naming where it came from, never serving without auth."""
     from metadb.api.auth import read_token_file
     from metadb.api.settings import require_token
