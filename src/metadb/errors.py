@@ -16,6 +16,8 @@ kept as ``__cause__``.
     │   ├── AuthenticationError        the server refused the credentials
     │   │   └── TokenRejectedError     metadb.client: the server refused the bearer token
     │   ├── StatementError             a statement the database rejected outside a migration
+    │   ├── QueryTimeoutError          a store or runs statement ran past the statement
+    │   │                              timeout and was cancelled (exit 1, HTTP 503)
     │   └── ServerResponseError        metadb.client: an answer the client cannot map (a 500)
     ├── MigrationError
     │   ├── SourceError                the migration files are malformed (exit 1); nothing ran
@@ -90,6 +92,7 @@ __all__ = [
     "NothingToResumeError",
     "OperatorError",
     "PermanentError",
+    "QueryTimeoutError",
     "ResourceError",
     "SchemaOutOfDateError",
     "SecretStoreError",
@@ -183,6 +186,28 @@ class StatementError(DatabaseError):
     """The database rejected a statement metadb issued outside a migration file."""
 
     code = "statement"
+
+
+class QueryTimeoutError(DatabaseError):
+    """The database cancelled a store or runs statement that ran longer than the statement
+    timeout (``statement_timeout`` of :func:`metadb.connect`, ``metadb serve
+    --statement-timeout``). The database's backend is free again; nothing was changed.
+
+    The REST API answers 503: the request was well-formed but the database could not answer
+    it in time (a heavy filter, a loaded server). Exit code 1.
+    """
+
+    code = "query_timeout"
+
+    def __init__(self, *, timeout: float, doing: str) -> None:
+        self.timeout = timeout
+        self.doing = doing
+        super().__init__(
+            f"{doing} ran longer than the statement timeout of {timeout:g}s and the database "
+            "cancelled it; nothing was changed. Narrow the filter (fewer neighbours, a smaller "
+            "page), or raise the timeout (statement_timeout=SECONDS in the database URL, "
+            "'metadb serve --statement-timeout')"
+        )
 
 
 class ServerUnreachableError(DatabaseUnreachableError):

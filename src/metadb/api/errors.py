@@ -9,8 +9,10 @@ validation
 NotFoundError                  404     no such type, node, run or id
 AlreadyExistsError             409     a name or external id is taken
 FailedPreconditionError        412     the call conflicts with stored data
-DatabaseUnreachableError,      503     the database cannot be reached right now
-AuthenticationError
+DatabaseUnreachableError,      503     the database cannot be reached right now, or it
+AuthenticationError,                   cancelled a statement that ran past the statement
+QueryTimeoutError                      timeout (``serve --statement-timeout``): well-formed,
+                                       but not answerable in time; narrow it or retry later
 anything else                  500     a bug: logged with its traceback, message kept generic
 =============================  ======  =====================================================
 
@@ -37,6 +39,7 @@ from metadb.errors import (
     InvalidArgumentError,
     MetadbError,
     NotFoundError,
+    QueryTimeoutError,
 )
 
 log = logging.getLogger("metadb.api")
@@ -49,6 +52,7 @@ STATUS_FOR: dict[type[BaseException], int] = {
     FailedPreconditionError: 412,
     DatabaseUnreachableError: 503,
     AuthenticationError: 503,
+    QueryTimeoutError: 503,
 }
 
 
@@ -69,7 +73,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "not found"),
         (409, "already exists"),
         (412, "failed precondition"),
-        (503, "database unreachable"),
+        (503, "database unreachable, or a statement ran past the statement timeout"),
     ]
 }
 
@@ -105,9 +109,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {401: "unauthenticated", 404: "not_found", 405: "method_not_allowed"}.get(
-        exc.status_code, "http_error"
-    )
+    code = {
+        400: "invalid_argument",  # a body that is not JSON (or nests past the parser's limit)
+        401: "unauthenticated",
+        404: "not_found",
+        405: "method_not_allowed",
+    }.get(exc.status_code, "http_error")
     response = error_response(exc.status_code, code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)

@@ -76,11 +76,16 @@ def open_resources(settings: ServeSettings) -> ServerResources:
     url = parse_database_url(settings.database_url, database_type=settings.database_type)
     if not settings.migrate:
         require_current_schema(url)
-    store = connect(url, migrate=settings.migrate, mysql_text=settings.mysql_text)
+    store = connect(
+        url,
+        migrate=settings.migrate,
+        mysql_text=settings.mysql_text,
+        statement_timeout=settings.statement_timeout,
+    )
     try:
         resources = ServerResources(
             store=store,
-            runs=RunStore(store.database),
+            runs=RunStore(store.database, statement_timeout=settings.statement_timeout),
             source=load_source(None, url.dialect),
             version_table=VersionTable(url.migrations_table or DEFAULT_VERSION_TABLE),
         )

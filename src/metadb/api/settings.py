@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from metadb.config import DEFAULT_DATABASE_URL
 
@@ -17,6 +17,9 @@ class ServeSettings(BaseModel):
     ``auth_token``: when set, every route but ``/healthz`` (and the OpenAPI document and its
     pages) requires ``Authorization: Bearer <token>``. It is a SecretStr so it never prints.
     ``access_log``: one log line per request (logger ``metadb.api.access``, level info).
+    ``statement_timeout``: seconds each database statement of a request may run (0: no limit);
+    None takes the URL's ``statement_timeout=``, else 30. A request whose client went away
+    holds the database for at most this long.
 
     Example::
 
@@ -30,3 +33,4 @@ class ServeSettings(BaseModel):
     auth_token: SecretStr | None = None
     mysql_text: str | None = None
     access_log: bool = True
+    statement_timeout: float | None = Field(default=None, ge=0)

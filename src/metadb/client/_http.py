@@ -12,6 +12,7 @@ failed_precondition      :class:`~metadb.errors.FailedPreconditionError`
 config (400)             :class:`~metadb.errors.ConfigError`
 unreachable,             :class:`~metadb.errors.DatabaseUnreachableError`: the *server's*
 authentication (503)     database is down (the message is the server's)
+query_timeout (503)      :class:`~metadb.errors.QueryTimeoutError` (the server's message)
 unauthenticated (401)    :class:`~metadb.errors.TokenRejectedError`
 anything else            :class:`~metadb.errors.ServerResponseError` (status, code, message)
 =======================  ==========================================================
@@ -39,6 +40,7 @@ from metadb.errors import (
     InvalidArgumentError,
     MetadbError,
     NotFoundError,
+    QueryTimeoutError,
     ServerResponseError,
     ServerUnreachableError,
     TokenRejectedError,
@@ -59,7 +61,7 @@ _PLAIN: dict[str, type[MetadbError]] = {
 }
 #: Errors whose constructor takes facts the server kept to itself: the server's message is used.
 _SERVER_SIDE: dict[str, type[MetadbError]] = {
-    cls.code: cls for cls in (DatabaseUnreachableError, AuthenticationError)
+    cls.code: cls for cls in (DatabaseUnreachableError, AuthenticationError, QueryTimeoutError)
 }
 
 

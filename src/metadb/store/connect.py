@@ -8,6 +8,7 @@ from metadb.db.database import Database
 from metadb.db.urls import DatabaseURL
 from metadb.errors import FailedPreconditionError
 from metadb.store.metadata_store import MetadataStore
+from metadb.store.session import resolve_statement_timeout
 
 
 def connect(
@@ -16,6 +17,7 @@ def connect(
     database_type: str | None = None,
     migrate: bool = True,
     mysql_text: str | None = None,
+    statement_timeout: float | None = None,
 ) -> MetadataStore:
     """Open the metadata store at ``url`` (embedded SQLite by default).
 
@@ -29,9 +31,14 @@ def connect(
     metadb). None takes the URL's ``mlmd_text=latin1|utf8mb4`` parameter, else "utf8mb4".
     SQLite and PostgreSQL ignore it: ml-metadata stores proper UTF-8 there.
 
+    ``statement_timeout`` is how many seconds a statement of the store may run before the
+    database cancels it (:class:`~metadb.errors.QueryTimeoutError`); 0 is no limit. None takes
+    the URL's ``statement_timeout=SECONDS`` parameter, else 30. SQLite has no such setting.
+
     Raises:
         FailedPreconditionError: ``migrate=False`` and the schema is not current.
-        ConfigError: ``mysql_text`` is not a text mode or contradicts the URL's.
+        ConfigError: ``mysql_text`` is not a text mode or contradicts the URL's; a negative
+            ``statement_timeout``.
         DatabaseUnreachableError, AuthenticationError, UnsupportedDatabaseError.
 
     Example::
@@ -41,6 +48,7 @@ def connect(
     """
     db = Database.from_url(url, database_type=database_type)
     db.url.text_mode(mysql_text)  # a bad mode fails before the schema is touched
+    resolve_statement_timeout(db, statement_timeout)  # and so does a bad timeout
     config = migrations.MigrateConfig(database=db.url)
     if migrate:
         migrations.up(config)
@@ -52,4 +60,4 @@ def connect(
                 f"{len(status.pending)} pending{', dirty' if status.dirty else ''}): run "
                 "'metadb migrate up', or connect with migrate=True"
             )
-    return MetadataStore(db, mysql_text=mysql_text)
+    return MetadataStore(db, mysql_text=mysql_text, statement_timeout=statement_timeout)

@@ -59,12 +59,19 @@ class MetadataStore:
     """The metadata store on one database. Construct with :func:`metadb.connect`.
 
     ``mysql_text`` is the text mode on MySQL/MariaDB (see :func:`metadb.connect`); None takes
-    the URL's ``mlmd_text`` parameter, else "utf8mb4".
+    the URL's ``mlmd_text`` parameter, else "utf8mb4". ``statement_timeout``: seconds each
+    statement may run (0: no limit); None takes the URL's, else 30.
     """
 
-    def __init__(self, db: Database, *, mysql_text: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        mysql_text: str | None = None,
+        statement_timeout: float | None = None,
+    ) -> None:
         self._db = db
-        self._session = StoreSession(db)
+        self._session = StoreSession(db, statement_timeout=statement_timeout)
         self._tables = mlmd_tables(db.url.dialect, db.url.text_mode(mysql_text))
         codec = ValueCodec(db.dialect.mlmd_proto_storage, int_bits=db.dialect.mlmd_int_bits)
         self._types = TypeStore(self._tables)

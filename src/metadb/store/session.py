@@ -3,6 +3,15 @@
 A unique-key violation becomes :class:`AlreadyExistsError`; a lost connection becomes
 :class:`~metadb.errors.DatabaseUnreachableError`. Store code checks what it can first, so
 that the message can name the node; the translation here catches races between writers.
+A value the database or its driver refuses (out of range, too long, not encodable) becomes
+:class:`~metadb.errors.InvalidArgumentError`: the checks of :mod:`metadb.store.limits` refuse
+those first, and this catches what they do not foresee.
+
+Every statement runs under the statement timeout (PostgreSQL's ``statement_timeout``,
+MariaDB's ``max_statement_time``, MySQL's ``max_execution_time`` for SELECTs), set once per
+pooled connection; a statement cancelled by it becomes :class:`QueryTimeoutError` and the
+database's backend is free again. So a request whose HTTP client went away keeps the
+database busy for at most that long.
 """
 
 from __future__ import annotations
@@ -13,28 +22,76 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Insert, Table
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from metadb.db.database import Database
 from metadb.db.dialect import dialect_for
-from metadb.errors import AlreadyExistsError, MetadbError
+from metadb.errors import (
+    AlreadyExistsError,
+    ConfigError,
+    InvalidArgumentError,
+    MetadbError,
+    QueryTimeoutError,
+)
 from metadb.store.tables import MlmdText
+
+#: Seconds a store or runs statement may run before the database cancels it.
+DEFAULT_STATEMENT_TIMEOUT = 30.0
+#: Where a pooled connection remembers the timeout its session was given.
+_TIMEOUT_KEY = "metadb_statement_timeout"
+
+
+def resolve_statement_timeout(db: Database, statement_timeout: float | None) -> float:
+    """``statement_timeout`` if given, else the URL's ``statement_timeout=``, else
+    :data:`DEFAULT_STATEMENT_TIMEOUT`; 0 is no limit.
+
+    Raises:
+        ConfigError: a negative or non-finite number of seconds.
+    """
+    value = statement_timeout if statement_timeout is not None else db.url.statement_timeout
+    value = DEFAULT_STATEMENT_TIMEOUT if value is None else float(value)
+    if not 0 <= value < 10**7:
+        raise ConfigError(
+            f"statement_timeout must be a number of seconds, 0 for no limit, not {value!r}"
+        )
+    return value
 
 
 class StoreSession:
-    def __init__(self, db: Database) -> None:
+    """One transaction per store call, under the statement timeout. No I/O when built.
+
+    ``statement_timeout``: seconds (0: none); None takes :func:`resolve_statement_timeout`'s.
+    """
+
+    def __init__(self, db: Database, *, statement_timeout: float | None = None) -> None:
         self.db = db
+        self.statement_timeout = resolve_statement_timeout(db, statement_timeout)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (on SQLite it takes the write lock up front: BEGIN IMMEDIATE)."""
-        with self._translated(), self.db.connect() as conn, self.db.dialect.begin_write(conn):
-            yield conn
+        with self._translated(), self.db.connect() as conn:
+            self._set_timeout(conn)
+            with self.db.dialect.begin_write(conn):
+                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self._translated(), self.db.connect() as conn, conn.begin():
-            yield conn
+        with self._translated(), self.db.connect() as conn:
+            self._set_timeout(conn)
+            with conn.begin():
+                yield conn
+
+    def _set_timeout(self, conn: Connection) -> None:
+        """Give the connection's session the timeout, once per pooled connection (the setting
+        outlives the transaction; ``conn.info`` lives as long as the driver's connection)."""
+        if conn.info.get(_TIMEOUT_KEY) == self.statement_timeout:
+            return
+        sql = self.db.dialect.statement_timeout_sql(conn, self.statement_timeout)
+        if sql is not None:
+            conn.exec_driver_sql(sql)
+            conn.commit()
+        conn.info[_TIMEOUT_KEY] = self.statement_timeout
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -46,8 +103,22 @@ class StoreSession:
             raise AlreadyExistsError(
                 f"already exists: {self.db.server_error(exc).splitlines()[0]}"
             ) from exc
+        except DataError as exc:  # a value out of range, too long, not storable
+            detail = self.db.server_error(exc).splitlines()[0]
+            raise InvalidArgumentError(
+                f"the database refused a value: {detail}; nothing was changed"
+            ) from exc
         except DBAPIError as exc:
+            if exc.orig is not None and self.db.dialect.is_statement_timeout(exc.orig):
+                raise QueryTimeoutError(
+                    timeout=self.statement_timeout, doing="a metadata store call"
+                ) from exc
             raise self.db.translate_statement_error(exc, doing="a metadata store call") from exc
+        except (OverflowError, UnicodeEncodeError) as exc:  # the driver could not send a value
+            raise InvalidArgumentError(
+                f"a value cannot be sent to the database: {exc} (integers must fit in 64 "
+                "bits, text must be valid Unicode); nothing was changed"
+            ) from exc
 
 
 #: Per-column conversions of a row: (position in the row, converter).
