@@ -23,6 +23,7 @@ from sqlalchemy import Connection, select
 
 from metadb.db.database import Database
 from metadb.errors import InvalidArgumentError
+from metadb.store.limits import TextRules, check_int64
 from metadb.store.lineage import LineageWalker
 from metadb.store.links import LinkStore
 from metadb.store.model import (
@@ -73,7 +74,12 @@ class MetadataStore:
         self._db = db
         self._session = StoreSession(db, statement_timeout=statement_timeout)
         self._tables = mlmd_tables(db.url.dialect, db.url.text_mode(mysql_text))
-        codec = ValueCodec(db.dialect.mlmd_proto_storage, int_bits=db.dialect.mlmd_int_bits)
+        codec = ValueCodec(
+            db.dialect.mlmd_proto_storage,
+            int_bits=db.dialect.mlmd_int_bits,
+            text=TextRules.of(db.dialect),
+        )
+        self._codec = codec
         self._types = TypeStore(self._tables)
         self._nodes = {
             kind: NodeStore(kind, self._tables, self._types, codec)
@@ -108,6 +114,7 @@ class MetadataStore:
             AlreadyExistsError: the stored type's properties differ (see can_add_fields,
                 can_omit_fields), or the external_id is taken.
         """
+        self._codec.check_type(artifact_type)
         with self._session.write() as conn:
             return self._types.put(conn, artifact_type, can_add_fields=can_add_fields,
                                    can_omit_fields=can_omit_fields)  # fmt: skip
@@ -116,6 +123,7 @@ class MetadataStore:
         self, execution_type: ExecutionType, *, can_add_fields: bool = False,
         can_omit_fields: bool = False,
     ) -> int:  # fmt: skip
+        self._codec.check_type(execution_type)
         with self._session.write() as conn:
             return self._types.put(conn, execution_type, can_add_fields=can_add_fields,
                                    can_omit_fields=can_omit_fields)  # fmt: skip
@@ -124,6 +132,7 @@ class MetadataStore:
         self, context_type: ContextType, *, can_add_fields: bool = False,
         can_omit_fields: bool = False,
     ) -> int:  # fmt: skip
+        self._codec.check_type(context_type)
         with self._session.write() as conn:
             return self._types.put(conn, context_type, can_add_fields=can_add_fields,
                                    can_omit_fields=can_omit_fields)  # fmt: skip
@@ -176,6 +185,8 @@ class MetadataStore:
             return self._types.all(conn, kind)
 
     def _types_by(self, kind: TypeKind, field: str, keys: Sequence[Any]) -> list[Any]:
+        for key in keys:
+            check_int64(f"type {field}", key)
         with self._session.read() as conn:
             if field == "id":
                 return self._types.by_ids(conn, kind, keys)
@@ -322,6 +333,8 @@ class MetadataStore:
             return nodes.load(conn, query)
 
     def _by_ids(self, kind: str, ids: Sequence[int]) -> list[Any]:
+        for node_id in ids:
+            check_int64(f"{kind} id", node_id)
         with self._session.read() as conn:
             return self._nodes[kind].by_ids(conn, ids)
 
@@ -385,6 +398,8 @@ class MetadataStore:
     def put_events(self, events: Sequence[Event]) -> None:
         """Insert events. Raises InvalidArgumentError for a missing artifact or execution and
         AlreadyExistsError for an event that exists."""
+        for event in events:
+            self._codec.check_event(event)
         if events:
             with self._session.write() as conn:
                 self._links.put_events(conn, events)
