@@ -464,3 +464,19 @@ def test_the_serve_flag_reaches_the_server_settings(monkeypatch: pytest.MonkeyPa
     assert runner.invoke(app, [*flag, "2.5"]).exit_code == 0
     assert seen == [2.5]
     assert runner.invoke(app, [*flag, "-1"]).exit_code == 2  # a usage error
+
+
+def test_the_cli_exits_2_naming_the_limit(world: World, tmp_path: Any) -> None:
+    from tests.cli.test_cli import run
+
+    db = ("--database", world.url)
+    deep = tmp_path / "deep.json"
+    deep.write_text(_deep_filter_text(3000), encoding="utf-8")
+    searched = run("runs", "search", "--filter-file", str(deep), *db)
+    assert searched.returncode == 2, searched.stderr
+    assert "deeper than" in searched.stderr
+    before = world.counts()
+    logged = run("runs", "metrics", str(world.run), "my metric=1", *db)
+    assert logged.returncode == 2, logged.stderr
+    assert "whitespace" in logged.stderr
+    assert world.counts() == before
