@@ -52,6 +52,8 @@ DEFAULT_MIGRATIONS_TABLE = "schema_migrations"
 #: The version table of metadb's bundled schema (:mod:`metadb.migrate.bundled` says why it is
 #: not golang-migrate's).
 BUNDLED_MIGRATIONS_TABLE = "metadb_schema_migrations"
+#: Seconds a store or runs statement may run before the database cancels it (0: no limit).
+DEFAULT_QUERY_TIMEOUT = 30.0
 #: Seconds to wait for the migration lock (the advisory lock one run holds).
 DEFAULT_LOCK_TIMEOUT = 60.0
 #: The runtime guards of migration statements (see :mod:`metadb.migrate.guards`): seconds a

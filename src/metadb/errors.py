@@ -20,6 +20,8 @@ kept as ``__cause__``.
     │   ├── StatementError             a statement the database rejected outside a migration
     │   ├── WriteConflictError         a write kept losing races to concurrent writers
     │   │                              (deadlocks, lock waits) past its retries (HTTP 503)
+    │   ├── QueryTimeoutError          a store or runs statement ran past the statement
+    │   │                              timeout and was cancelled (exit 1, HTTP 503)
     │   └── ServerResponseError        metadb.client: an answer the client cannot map (a 500,
     │                                  a path the server does not serve)
     ├── MigrationError
@@ -124,6 +126,7 @@ __all__ = [
     "NothingToResumeError",
     "OperatorError",
     "PermanentError",
+    "QueryTimeoutError",
     "ResourceError",
     "SchemaOutOfDateError",
     "SecretStoreError",
@@ -267,6 +270,35 @@ class WriteConflictError(DatabaseError):
             f"{doing} conflicted with concurrent writers on {tries} ({detail}); "
             "nothing was written. Retry the call; if it keeps failing, look for a long "
             "transaction holding locks on the database"
+        )
+
+
+class QueryTimeoutError(DatabaseError):
+    """The database cancelled a store or runs statement that ran longer than the statement
+    timeout (``statement_timeout`` of :func:`metadb.connect`, ``metadb serve
+    --statement-timeout``). The database's backend is free again; nothing was changed.
+
+    The REST API answers 503: the request was well-formed but the database could not answer
+    it in time (a heavy filter, a loaded server). Exit code 1.
+    """
+
+    code = "query_timeout"
+    http_status = 503
+
+    def __init__(self, *, timeout: float | None, doing: str) -> None:
+        #: None where a metadb server reported it (metadb.client): the server's limit.
+        self.timeout = timeout
+        self.doing = doing
+        limit = (
+            f"the statement timeout of {timeout:g}s"
+            if timeout is not None
+            else ("the server's statement timeout")
+        )
+        super().__init__(
+            f"{doing} ran longer than {limit} and the database "
+            "cancelled it; nothing was changed. Narrow the filter (fewer neighbours, a smaller "
+            "page), or raise the timeout (statement_timeout=SECONDS in the database URL, "
+            "'metadb serve --statement-timeout')"
         )
 
 

@@ -17,9 +17,11 @@ method_not_allowed             405     the path has no such method; ``Allow`` li
 AlreadyExistsError             409     a name or external id is taken
 FailedPreconditionError        412     the call conflicts with stored data
 body_too_large                 413     the body is over ``--max-body-bytes``
-DatabaseUnreachableError,      503     the database cannot be reached right now, or a
-AuthenticationError,                   write kept conflicting with concurrent writers:
-WriteConflictError                     retry later
+DatabaseUnreachableError,      503     the database cannot be reached right now, a write
+AuthenticationError,                   kept conflicting with concurrent writers, or the
+WriteConflictError,                    database cancelled a statement that ran past the
+QueryTimeoutError                      statement timeout (``serve --statement-timeout``):
+                                       well-formed, but not answerable now; retry later
 anything else                  500     a bug: the response says nothing more and carries
                                        ``Connection: close``; the log line has the
                                        exception's class and where it was raised, never its
@@ -75,7 +77,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "not found"),
         (409, "already exists"),
         (412, "failed precondition"),
-        (503, "database unreachable"),
+        (503, "database unreachable, or a statement ran past the statement timeout"),
     ]
 }
 

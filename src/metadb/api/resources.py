@@ -72,7 +72,12 @@ def open_resources(settings: ServeSettings) -> ServerResources:
             resources.close()
     """
     url = parse_database_url(settings.database_url, database_type=settings.database_type)
-    store = connect(url, migrate=settings.migrate, mysql_text=settings.mysql_text)
+    store = connect(
+        url,
+        migrate=settings.migrate,
+        mysql_text=settings.mysql_text,
+        statement_timeout=settings.statement_timeout,
+    )
     try:
         source = load_source(None, url.dialect)
         table = version_table_name(url, bundled=True)
@@ -80,7 +85,7 @@ def open_resources(settings: ServeSettings) -> ServerResources:
             version_table = current_version_table(conn, source, table=table)
         resources = ServerResources(
             store=store,
-            runs=RunStore(store.database),
+            runs=RunStore(store.database, statement_timeout=settings.statement_timeout),
             source=source,
             version_table=version_table,
         )

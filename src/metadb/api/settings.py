@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, PositiveInt, SecretStr, field_validator
+from pydantic import BaseModel, Field, PositiveInt, SecretStr, field_validator
 
 from metadb.config import DEFAULT_DATABASE_URL, DEFAULT_MAX_BODY_BYTES
 from metadb.errors import ConfigError
@@ -23,6 +23,9 @@ class ServeSettings(BaseModel):
     ``max_body_bytes``: larger request bodies are refused with 413 before they are read.
     ``debug``: log the full traceback of a 500 (its SQL text included; never the bind
     parameters); without it the log line names the exception's class and where it was raised.
+    ``statement_timeout``: seconds each database statement of a request may run (0: no limit);
+    None takes the URL's ``statement_timeout=``, else 30. A request whose client went away
+    holds the database for at most this long.
 
     Example::
 
@@ -36,6 +39,7 @@ class ServeSettings(BaseModel):
     auth_token: SecretStr | None = None
     mysql_text: str | None = None
     access_log: bool = True
+    statement_timeout: float | None = Field(default=None, ge=0)
     max_body_bytes: PositiveInt = DEFAULT_MAX_BODY_BYTES
     debug: bool = False
 

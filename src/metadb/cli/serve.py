@@ -77,6 +77,17 @@ def serve(
     log_level: Annotated[
         str, typer.Option("--log-level", help=f"One of {', '.join(LOG_LEVELS)}.")
     ] = "info",
+    statement_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--statement-timeout",
+            min=0,
+            help="Seconds a database statement of a request may run before the database "
+            "cancels it (503 query_timeout); 0: no limit. Default: the URL's "
+            "statement_timeout=, else 30.",
+            show_default=False,
+        ),
+    ] = None,
     datastore_type: Annotated[
         str | None,
         typer.Option("--datastore-type", help="Model registry compatibility: only 'embedmd'."),
@@ -125,6 +136,7 @@ def serve(
             auth_token=_token(flag=auth_token, file=auth_token_file, env=env),
             max_body_bytes=max_body_bytes,
             debug=debug,
+            statement_timeout=statement_timeout,
         )
         _configure_logging(log_level)
         serve_api(settings, host=host, port=port, log_level=log_level)

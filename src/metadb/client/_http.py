@@ -16,6 +16,8 @@ authentication (503)     :class:`~metadb.errors.AuthenticationError`: the *serve
                          server's, ``detail`` its message)
 write_conflict (503)     :class:`~metadb.errors.WriteConflictError`: the server's write kept
                          losing races to concurrent writers; retry later
+query_timeout (503)      :class:`~metadb.errors.QueryTimeoutError`: the server's database
+                         cancelled a statement past its statement timeout
 unauthenticated (401)    :class:`~metadb.errors.TokenRejectedError`
 route_not_found (404)    :class:`~metadb.errors.ServerResponseError` saying that the server
                          does not serve the path: client and server are of other versions
@@ -48,6 +50,7 @@ from metadb.errors import (
     InvalidArgumentError,
     MetadbError,
     NotFoundError,
+    QueryTimeoutError,
     ServerResponseError,
     ServerUnreachableError,
     TokenRejectedError,
@@ -68,6 +71,7 @@ _RAISED: dict[str, type[MetadbError]] = {
         DatabaseUnreachableError,
         AuthenticationError,
         WriteConflictError,
+        QueryTimeoutError,
     )
 }
 #: The code of a 404 for a path the server does not serve (metadb.api.errors).
@@ -151,6 +155,9 @@ class HttpTransport:
         if issubclass(cls, WriteConflictError):
             where = f"{method} {path} on the metadb server at {self.base_url}"
             return cls(doing=where, attempts=None, detail=message)
+        if issubclass(cls, QueryTimeoutError):
+            where = f"{method} {path} on the metadb server at {self.base_url}"
+            return cls(timeout=None, doing=f"{where} ({message})")
         return cls(message)
 
     def close(self) -> None:

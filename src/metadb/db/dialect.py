@@ -309,6 +309,27 @@ class Dialect(ABC):
         """
         return nullcontext()
 
+    # -- limits: what text columns accept, how long a statement may run ----------------------
+    # Read by metadb.store.limits.TextRules (store writes) and metadb.store.session (timeouts).
+
+    #: Whether text columns store NUL characters (PostgreSQL's text refuses them).
+    text_accepts_nul: ClassVar[bool] = True
+    #: UTF-8 bytes the unbounded text columns take, by kind: "uri" (Artifact.uri),
+    #: "string_value" (property string and STRUCT values), "text" (other TEXT columns).
+    #: A kind that is missing is unbounded. Listed per database in docs/store.md.
+    text_max_bytes: ClassVar[dict[str, int]] = {}
+
+    def statement_timeout_sql(self, conn: Connection, seconds: float) -> str | None:
+        """The statement that makes the session of ``conn`` cancel any statement running
+        longer than ``seconds`` (0: never), or None where there is no such setting (SQLite,
+        whose statements run in the calling process). Called by the store's session once per
+        pooled connection."""
+        return None
+
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        """Whether the driver error ``exc`` is a statement cancelled by that timeout."""
+        return False
+
 
 def whoami() -> str:
     """``user@host``, recorded in the history table and shown to runs waiting for a lock."""

@@ -15,7 +15,7 @@ import math
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -346,6 +346,25 @@ class MysqlDialect(Dialect):
             if not conn.invalidated:
                 conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
 
+    # -- limits (metadb.store.limits, metadb.store.session) -----------------------------------
+
+    #: ml-metadata's columns: uri and the other text columns are TEXT (65,535 bytes),
+    #: string_value is MEDIUMTEXT (16 MiB). Their indexes take a 255-character prefix, so
+    #: only the column's width limits a value.
+    text_max_bytes: ClassVar[dict[str, int]] = {
+        "uri": 65_535,
+        "string_value": 16_777_215,
+        "text": 65_535,
+    }
+
+    def statement_timeout_sql(self, conn: Connection, seconds: float) -> str | None:
+        if self.server(conn).mariadb:
+            return f"SET SESSION max_statement_time = {seconds:g}"  # every statement
+        return f"SET SESSION max_execution_time = {math.ceil(seconds * 1000)}"  # SELECTs only
+
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        return _error_code(exc) in _STATEMENT_TIMEOUT
+
 
 _WS = r"[ \t\n\r]*+"
 _STRING = r'"[^"\\\x00-\x1f]*+"'
@@ -373,6 +392,11 @@ def plain_json_object_pattern(key: str) -> str:
         rf"{_WS}(?:,{_WS}(?=\")|(?=\}}))"
     )
     return rf"(?-i)\A{_WS}\{{{_WS}(?:{pair})*+\}}{_WS}\z{_VALUE}"
+
+
+#: MariaDB's ER_STATEMENT_TIMEOUT (max_statement_time), MySQL's ER_QUERY_TIMEOUT
+#: (max_execution_time).
+_STATEMENT_TIMEOUT = (1969, 3024)
 
 
 def _error_code(exc: BaseException) -> int | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -259,15 +260,6 @@ class PostgresqlDialect(Dialect):
     def drop_database(self, conn: Connection, name: str) -> None:
         _autocommit(conn).exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-
-def _autocommit(conn: Connection) -> Connection:
-    """``conn`` switched to AUTOCOMMIT (CREATE/DROP DATABASE cannot run in a transaction),
-    unless it is already: SQLAlchemy refuses the switch once the connection has run a
-    statement."""
-    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-        return conn
-    return conn.execution_options(isolation_level="AUTOCOMMIT")
-
     @contextmanager
     def named_lock(self, conn: Connection, key: str, *, timeout: float) -> Iterator[None]:
         # One round trip: a transaction-scoped advisory lock, which the server releases when
@@ -278,6 +270,30 @@ def _autocommit(conn: Connection) -> Connection:
         # space is apart from the migration lock's bigint keys (golang-migrate's too).
         conn.execute(_NAMED_LOCK, {"c": _NAMED_LOCK_CLASS, "k": named_lock_key(key)})
         yield
+
+    # -- limits (metadb.store.limits, metadb.store.session) -----------------------------------
+
+    text_accepts_nul = False
+    #: A btree index row holds at most 2,704 bytes. idx_artifact_uri indexes uri alone;
+    #: idx_*_property_string indexes (name, is_custom_property, string_value), and a name of
+    #: 255 four-byte characters leaves string_value about 1,660 bytes. Compressible text may
+    #: fit beyond that; these bounds hold for any text.
+    text_max_bytes: ClassVar[dict[str, int]] = {"uri": 2_600, "string_value": 1_600}
+
+    def statement_timeout_sql(self, conn: Connection, seconds: float) -> str | None:
+        return f"SET statement_timeout = {math.ceil(seconds * 1000)}"  # 0: none
+
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        return getattr(exc, "sqlstate", None) == "57014"  # query_canceled
+
+
+def _autocommit(conn: Connection) -> Connection:
+    """``conn`` switched to AUTOCOMMIT (CREATE/DROP DATABASE cannot run in a transaction),
+    unless it is already: SQLAlchemy refuses the switch once the connection has run a
+    statement."""
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return conn
+    return conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 #: First half of the two-integer keys of :meth:`PostgresqlDialect.named_lock`.

@@ -18,7 +18,9 @@ golang-migrate's x-migrations-table parameter moves to DatabaseURL.migrations_ta
 
 metadb's own parameter ``mlmd_text=latin1`` (or ``utf8mb4``) moves to DatabaseURL.mysql_text and
 is never passed to the driver: on MySQL/MariaDB it stores text as ml-metadata's latin1 connection
-does (see :mod:`metadb.db.mysql`); other databases accept and ignore it.
+does (see :mod:`metadb.db.mysql`); other databases accept and ignore it. Likewise
+``statement_timeout=SECONDS`` moves to DatabaseURL.statement_timeout (the store's statement
+timeout, :func:`metadb.connect`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ DIALECTS = ("sqlite", "postgresql", "mysql")
 MYSQL_TEXT_MODES = ("utf8mb4", "mlmd-latin1")
 #: The URL parameter that chooses the mode, and its values.
 TEXT_PARAMETER = "mlmd_text"
+#: metadb's parameter for the store's statement timeout in seconds; it never reaches the driver.
+TIMEOUT_PARAMETER = "statement_timeout"
 _TEXT_PARAMETER_VALUES = {"utf8mb4": "utf8mb4", "latin1": "mlmd-latin1"}
 
 _DRIVERS = {
@@ -96,6 +100,9 @@ class DatabaseURL:
     #: The text mode the URL asks for with ``mlmd_text=`` (one of :data:`MYSQL_TEXT_MODES`),
     #: or None when it does not say.
     mysql_text: str | None = None
+    #: Seconds the store's statements may run (``statement_timeout=``, 0: no limit), or None
+    #: when the URL does not say (:data:`metadb.store.session.DEFAULT_STATEMENT_TIMEOUT`).
+    statement_timeout: float | None = None
 
     @property
     def database(self) -> str | None:
@@ -301,6 +308,20 @@ def _finish(url: URL, dialect: str, shown: str) -> DatabaseURL:
             choices = " or ".join(_TEXT_PARAMETER_VALUES)
             reason = f"the {TEXT_PARAMETER} parameter must be {choices}, not {_last(text)!r}"
             raise UnsupportedDatabaseError(shown, reason)
+    timeout = url.query.get(TIMEOUT_PARAMETER)
+    url = url.difference_update_query([TIMEOUT_PARAMETER])
+    statement_timeout = None
+    if timeout is not None:
+        try:
+            statement_timeout = float(_last(timeout))
+        except ValueError:
+            statement_timeout = -1.0
+        if not 0 <= statement_timeout < 10**7:
+            reason = (
+                f"the {TIMEOUT_PARAMETER} parameter must be a number of seconds (0: no limit), "
+                f"not {_last(timeout)!r}"
+            )
+            raise UnsupportedDatabaseError(shown, reason)
     if "password" in url.query and not url.password:  # so that masked() hides it too
         url = url.set(password=_last(url.query["password"]))
         url = url.difference_update_query(["password"])
@@ -314,6 +335,7 @@ def _finish(url: URL, dialect: str, shown: str) -> DatabaseURL:
         dialect=dialect,
         migrations_table=(_last(table) or None) if table else None,
         mysql_text=mysql_text,
+        statement_timeout=statement_timeout,
     )
 
 

@@ -17,12 +17,14 @@ def connect(
     *,
     database_type: str | None = None,
     migrate: bool = True,
+    statement_timeout: float | None = None,
 ) -> RunStore:
     """Open the run store at ``url`` (embedded SQLite by default).
 
     The schema is handled exactly as :func:`metadb.connect` does (the runs tables are in
     metadb's migrations): with ``migrate`` (the default) it is brought up to date first; with
-    ``migrate=False`` it must already be current.
+    ``migrate=False`` it must already be current. ``statement_timeout`` is
+    :func:`metadb.connect`'s (seconds; 0: no limit; None: the URL's, else 30).
 
     Raises:
         FailedPreconditionError: ``migrate=False`` and the schema is not current.
@@ -35,5 +37,7 @@ def connect(
     """
     from metadb.runs.store import RunStore  # not above: keeps ``import metadb.runs`` light
 
-    store = connect_store(url, database_type=database_type, migrate=migrate)
-    return RunStore(store.database)
+    store = connect_store(
+        url, database_type=database_type, migrate=migrate, statement_timeout=statement_timeout
+    )
+    return RunStore(store.database, statement_timeout=statement_timeout)

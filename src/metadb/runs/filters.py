@@ -29,6 +29,12 @@ Every leaf is two-valued: a null column or a missing annotation is "does not mat
 
 :func:`parse_filter` raises :class:`~metadb.errors.InvalidArgumentError` naming the path of the
 bad node, e.g. ``filter.and[1].value_in.values: List should have at least 1 item``.
+
+A filter is bounded by :class:`~metadb.store.limits.QueryLimits`, as a ``filter_query`` is:
+and/or/not nest at most ``max_depth`` deep, a filter has at most ``max_conditions`` leaves,
+a ``value_in`` at most ``max_in_values`` values. Text must be valid Unicode without NUL
+characters. Every annotation key and metric name that can be written
+(:mod:`metadb.runs.checks`) can be named here.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ from pydantic import (
 )
 
 from metadb.errors import InvalidArgumentError
+from metadb.runs.checks import text_rules
+from metadb.store.limits import DEFAULT_QUERY_LIMITS, QueryLimits, exceeded
 
 #: Run columns a leaf may test with "field"; each is a column of ``metadb_run``.
 SYSTEM_FIELDS = ("name", "pipeline_name", "created_by", "state")
@@ -189,12 +197,15 @@ for _model in (AndNode, OrNode, NotNode):
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(FilterNode)
 
 
-def parse_filter(raw: dict[str, Any] | str | None) -> Any | None:
+def parse_filter(
+    raw: dict[str, Any] | str | None, *, limits: QueryLimits = DEFAULT_QUERY_LIMITS
+) -> Any | None:
     """The validated filter tree of ``raw`` (a dict, or its JSON text); None for no filter.
 
     Raises:
         InvalidArgumentError: not JSON, or a node of the wrong shape; the message names the
-            path of each bad node.
+            path of each bad node. A filter over one of ``limits`` (nesting, leaves, values of
+            a value_in); the message names the limit.
 
     Example::
 
@@ -208,12 +219,84 @@ def parse_filter(raw: dict[str, Any] | str | None) -> Any | None:
             raw = json.loads(raw)
         except ValueError as exc:
             raise InvalidArgumentError(f"the filter is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise InvalidArgumentError(
+                f"the filter nests deeper than {limits.max_depth} and/or/not nodes (the limit)"
+            ) from None
+    check_bounds(raw, limits)
     try:
         return _ADAPTER.validate_python(raw)
     except ValidationError as exc:
         problems = [_describe(error) for error in exc.errors()]
         shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
         raise InvalidArgumentError(f"invalid run filter: {shown}") from None
+
+
+def check_bounds(raw: Any, limits: QueryLimits = DEFAULT_QUERY_LIMITS) -> None:
+    """Refuse a raw filter (parsed JSON) over ``limits``, without recursion: any nesting depth
+    is refused cleanly, before pydantic walks it.
+
+    Raises:
+        InvalidArgumentError: naming the limit and the path where it was passed.
+    """
+    leaves = 0
+    stack: list[tuple[Any, int, str]] = [(raw, 0, "filter")]
+    while stack:
+        node, depth, path = stack.pop()
+        if depth > limits.max_depth:
+            raise exceeded(
+                f"{path}: and/or/not nest deeper than the limit",
+                depth,
+                limits.max_depth,
+                "flatten the filter",
+            )
+        if not isinstance(node, dict) or len(node) != 1:
+            _check_container_depth(node, path, limits)
+            continue
+        kind, body = next(iter(node.items()))
+        if kind in ("and", "or") and isinstance(body, list):
+            stack.extend((child, depth + 1, f"{path}.{kind}[{i}]") for i, child in enumerate(body))
+        elif kind == "not":
+            stack.append((body, depth + 1, f"{path}.not"))
+        else:
+            leaves += 1
+            if leaves > limits.max_conditions:
+                raise exceeded(
+                    "filter: the number of conditions", leaves, limits.max_conditions,
+                    "use value_in or split the search",
+                )  # fmt: skip
+            values = body.get("values") if kind == "value_in" and isinstance(body, dict) else None
+            if isinstance(values, list) and len(values) > limits.max_in_values:
+                raise exceeded(
+                    f"{path}.value_in.values: the number of values", len(values),
+                    limits.max_in_values, "split the search",
+                )  # fmt: skip
+            _check_container_depth(body, path, limits)
+
+
+def check_text(what: str, value: str) -> None:
+    """Refuse a string of a filter that no database can compare (see :mod:`metadb.runs.checks`)."""
+    text_rules().check(what, value)
+
+
+def _check_container_depth(value: Any, path: str, limits: QueryLimits) -> None:
+    """Refuse JSON nested deeper than any filter node needs (a leaf's object is shallow), and
+    text no database can compare (lone surrogates, NUL)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > 4:
+            raise InvalidArgumentError(
+                f"{path}: expected a filter node; found JSON nested deeper than a node's body"
+            )
+        if isinstance(item, str):
+            check_text(f"{path}: a string", item)
+        elif isinstance(item, dict):
+            for key in item:
+                check_text(f"{path}: a key", key)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
 
 
 def canonical(node: Any | None) -> str:

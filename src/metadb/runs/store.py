@@ -43,11 +43,12 @@ _INSERT_METRICS = t.metric.insert()
 
 class RunStore:
     """Pipeline runs on one database. Constructing it does no I/O; open one with
-    :func:`metadb.runs.connect`, which also brings the schema up to date."""
+    :func:`metadb.runs.connect`, which also brings the schema up to date.
+    ``statement_timeout`` is :func:`metadb.connect`'s (seconds; None: the URL's, else 30)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, statement_timeout: float | None = None) -> None:
         self._db = db
-        self._session = StoreSession(db)
+        self._session = StoreSession(db, statement_timeout=statement_timeout)
 
     @property
     def database(self) -> Database:

@@ -25,6 +25,7 @@ def connect(
     database_type: str | None = None,
     migrate: bool = True,
     mysql_text: str | None = None,
+    statement_timeout: float | None = None,
 ) -> MetadataStore:
     """Open the metadata store at ``url`` (embedded SQLite by default).
 
@@ -40,10 +41,15 @@ def connect(
     it, else "utf8mb4" (:mod:`metadb.store.text_mode`). SQLite and PostgreSQL ignore it:
     ml-metadata stores proper UTF-8 there.
 
+    ``statement_timeout`` is how many seconds a statement of the store may run before the
+    database cancels it (:class:`~metadb.errors.QueryTimeoutError`); 0 is no limit. None takes
+    the URL's ``statement_timeout=SECONDS`` parameter, else 30. SQLite has no such setting.
+
     Raises:
         SchemaOutOfDateError: ``migrate=False`` and the schema is not current (a
             FailedPreconditionError); the message names the command to run.
-        ConfigError: ``mysql_text`` is not a text mode or contradicts the URL's.
+        ConfigError: ``mysql_text`` is not a text mode or contradicts the URL's; a negative
+            ``statement_timeout``.
         MixedTextEncodingError: no mode given, and the MySQL database holds text written
             both ways (the message names the URL parameter that picks one).
         DatabaseUnreachableError, AuthenticationError, UnsupportedDatabaseError.
@@ -61,11 +67,13 @@ def connect(
     from metadb.migrate.bundled import current_version_table, version_table_name
     from metadb.migrate.source import load_source
     from metadb.store.metadata_store import MetadataStore
+    from metadb.store.session import resolve_statement_timeout
     from metadb.store.text_mode import detect_text_mode
 
     db = Database.from_url(url, database_type=database_type)
     try:
         db.url.text_mode(mysql_text)  # a bad mode fails before the schema is touched
+        resolve_statement_timeout(db, statement_timeout)  # and so does a bad timeout
         if migrate:
             # What 'metadb migrate up' does: the hints check, then up.
             migrate_up(migrations.MigrateConfig(database=db.url))
@@ -79,7 +87,7 @@ def connect(
     except BaseException:
         db.dispose()
         raise
-    return MetadataStore(db, mysql_text=detected or mysql_text)
+    return MetadataStore(db, mysql_text=detected or mysql_text, statement_timeout=statement_timeout)
 
 
 def require_current_schema(

@@ -27,15 +27,21 @@ predicates::
 Strings take single or double quotes (tripled too, and an ``r`` prefix for raw) with ZetaSQL's
 backslash escapes; names may be backquoted. Keywords and schema words are case-insensitive.
 ``--``, ``#`` and ``/* */`` comments are skipped.
+
+A query is bounded by :class:`~metadb.store.limits.QueryLimits`: its length, how deep NOT and
+parentheses nest, how many predicates it has and how many values an IN list holds. Text must
+be valid Unicode without NUL characters; numbers are finite and integers fit in 64 bits.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import NoReturn
 
 from metadb.errors import InvalidArgumentError
+from metadb.store.limits import DEFAULT_QUERY_LIMITS, INT64_MAX, INT64_MIN, QueryLimits
 
 KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "BETWEEN", "IS", "NULL", "TRUE", "FALSE"})
 VALUE_KINDS = ("int_value", "double_value", "string_value", "bool_value")
@@ -49,9 +55,8 @@ NEIGHBOR_PREFIXES = (
     "events",
 )
 COMPARISONS = ("=", "!=", "<>", "<", ">", "<=", ">=")
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-#: How deep NOT and parentheses may nest (the parser and compiler recurse on them).
-MAX_DEPTH = 100
+#: How deep NOT and parentheses may nest by default (the parser and compiler recurse on them).
+MAX_DEPTH = DEFAULT_QUERY_LIMITS.max_depth
 
 # --------------------------------------------------------------------------------------- AST
 
@@ -207,6 +212,7 @@ class Token:
         return "end of query" if self.kind == "end" else repr(self.text)
 
 
+_DIGITS = "0123456789"  # str.isdigit() is also true of '²' and '٣', which no number has
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME_STEP = re.compile(r"[A-Za-z0-9_]+")
 _NUMBER = re.compile(r"0[xX][0-9A-Fa-f]+|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -218,6 +224,12 @@ _SIMPLE_ESCAPES = {
 
 
 def tokenize(query: str) -> list[Token]:
+    """The tokens of ``query``, ending with an "end" token.
+
+    Raises:
+        InvalidArgumentError: naming the position of the first character no token takes.
+    """
+    _check_text(query)
     tokens: list[Token] = []
     i, n = 0, len(query)
     while i < n:
@@ -252,8 +264,8 @@ def tokenize(query: str) -> list[Token]:
             assert match is not None
             tokens.append(Token("word", match.group(), i + 1, match.group()))
             i = match.end()
-        elif ch.isdigit() or (
-            ch == "." and i + 1 < n and query[i + 1].isdigit() and _starts_value(tokens)
+        elif ch in _DIGITS or (
+            ch == "." and i + 1 < n and query[i + 1] in _DIGITS and _starts_value(tokens)
         ):
             match = _NUMBER.match(query, i)
             assert match is not None
@@ -278,6 +290,17 @@ def tokenize(query: str) -> list[Token]:
             i += len(op)
     tokens.append(Token("end", "", n + 1))
     return tokens
+
+
+def _check_text(query: str) -> None:
+    """Refuse lone surrogates (no driver can send them) and NUL characters (PostgreSQL's text
+    cannot hold them, so such a value could match nothing there)."""
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        fail(exc.start + 1, "a lone surrogate: the query must be valid Unicode")
+    if "\x00" in query:
+        fail(query.index("\x00") + 1, "a NUL character: write no NUL in a query")
 
 
 def _starts_value(tokens: list[Token]) -> bool:
@@ -345,17 +368,29 @@ def _escape(query: str, i: int) -> tuple[str, int]:
 # ------------------------------------------------------------------------------------ parser
 
 
-def parse(query: str) -> Expr:
-    """Parse ``query`` into its AST. Raises InvalidArgumentError at the first problem."""
-    return _Parser(query).parse()
+def parse(query: str, *, limits: QueryLimits = DEFAULT_QUERY_LIMITS) -> Expr:
+    """Parse ``query`` into its AST.
+
+    Raises:
+        InvalidArgumentError: at the first problem, naming its position; or naming the limit
+            of ``limits`` the query is over (length, nesting, predicates, IN-list values).
+    """
+    if len(query) > limits.max_filter_chars:
+        raise InvalidArgumentError(
+            f"filter_query is {len(query)} characters long; the limit is "
+            f"{limits.max_filter_chars}. Split the question into several queries"
+        )
+    return _Parser(query, limits).parse()
 
 
 class _Parser:
-    def __init__(self, query: str) -> None:
+    def __init__(self, query: str, limits: QueryLimits = DEFAULT_QUERY_LIMITS) -> None:
         self.query = query
+        self.limits = limits
         self.tokens = tokenize(query)
         self.index = 0
         self.depth = 0
+        self.predicates = 0
 
     # -- helpers
 
@@ -409,8 +444,11 @@ class _Parser:
         token = self.peek()
         if token.is_keyword("NOT") or self.at_op("("):
             self.depth += 1
-            if self.depth > MAX_DEPTH:
-                fail(token.pos, f"the query nests NOT and parentheses deeper than {MAX_DEPTH}")
+            if self.depth > self.limits.max_depth:
+                fail(
+                    token.pos,
+                    f"the query nests NOT and parentheses deeper than {self.limits.max_depth}",
+                )
         if token.is_keyword("NOT"):
             self.advance()
             negated = Not(self.not_expr(), token.pos)
@@ -434,6 +472,13 @@ class _Parser:
         return self.predicate()
 
     def predicate(self) -> Predicate:
+        self.predicates += 1
+        if self.predicates > self.limits.max_conditions:
+            fail(
+                self.peek().pos,
+                f"the query has more than {self.limits.max_conditions} conditions (the limit; "
+                "each OR branch and AND part counts); use IN (...) or split the query",
+            )
         left = self.operand("a condition")
         token = self.peek()
         if token.kind == "op" and token.text in COMPARISONS:
@@ -468,7 +513,13 @@ class _Parser:
             self.advance()
             values = [self.value("a value in the IN list")]
             while self.at_op(","):
-                self.advance()
+                comma = self.advance()
+                if len(values) >= self.limits.max_in_values:
+                    fail(
+                        comma.pos,
+                        f"the IN list has more than {self.limits.max_in_values} values (the "
+                        "limit); split the query",
+                    )
                 values.append(self.value("a value in the IN list"))
             if not self.at_op(")"):
                 self.expected("',' or ')' in the IN list")
@@ -522,6 +573,8 @@ class _Parser:
         value = sign * number.value
         if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
             fail(token.pos, f"integer {self.source(token.pos)} does not fit in 64 bits")
+        if isinstance(value, float) and not math.isfinite(value):
+            fail(token.pos, f"number {self.source(token.pos)} is out of a double's range")
         return Literal(value, token.pos, self.source(token.pos))
 
     def name_token(self, what: str) -> Token:

@@ -18,6 +18,10 @@ The grammar is in :mod:`metadb.store.filter_parser`. Meaning, as ml-metadata's S
   joined to that alias's row), every node attribute on neighbors, all enum values.
 
 The result is TRUE for matching nodes and FALSE or NULL otherwise: use it in WHERE, don't negate it.
+
+A query may join at most ``max_joins`` groups (:class:`~metadb.store.limits.QueryLimits`):
+each neighbor alias, each property and ``type`` is one. Hundreds of aliases made PostgreSQL
+plan and run joins for minutes; the limit refuses such a query before it is sent.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from sqlalchemy import (
 
 from metadb.store import filter_parser as ast
 from metadb.store.filter_parser import fail
+from metadb.store.limits import DEFAULT_QUERY_LIMITS, QueryLimits
 from metadb.store.model import ArtifactState, EventType, ExecutionState, TypeKind
 from metadb.store.tables import MlmdTables
 
@@ -111,25 +116,30 @@ _TYPE_KINDS = {"artifact": TypeKind.ARTIFACT, "execution": TypeKind.EXECUTION}
 _TYPE_KINDS["context"] = TypeKind.CONTEXT
 
 
-def compile_filter(query: str, *, kind: str, tables: MlmdTables) -> ColumnElement[bool]:
+def compile_filter(
+    query: str, *, kind: str, tables: MlmdTables, limits: QueryLimits = DEFAULT_QUERY_LIMITS
+) -> ColumnElement[bool]:
     """Compile an MLMD filter_query for nodes of ``kind`` ("artifact" | "execution" | "context")
     into a boolean SQLAlchemy expression over ``tables.nodes(kind).node`` (use it as
     select(node.c.id).where(expr)). Values are always bound parameters, never formatted into SQL.
-    Raises InvalidArgumentError naming the position (1-based column) and what was expected.
+    Raises InvalidArgumentError naming the position (1-based column) and what was expected,
+    or the limit of ``limits`` the query is over.
 
     Example: ``compile_filter("contexts_run.name = 'r1' AND uri LIKE '/data/%'",
     kind="artifact", tables=mlmd_tables("sqlite"))``. A query compiles once per kind and
     tables; the expression is reused.
     """
-    return _compile_cached(query, kind, tables)
+    return _compile_cached(query, kind, tables, limits)
 
 
 @functools.lru_cache(maxsize=512)
-def _compile_cached(query: str, kind: str, tables: MlmdTables) -> ColumnElement[bool]:
+def _compile_cached(
+    query: str, kind: str, tables: MlmdTables, limits: QueryLimits
+) -> ColumnElement[bool]:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    resolver = _Resolver(kind, tables)
-    resolved = resolver.resolve(ast.parse(query), negated=False)
+    resolver = _Resolver(kind, tables, limits)
+    resolved = resolver.resolve(ast.parse(query, limits=limits), negated=False)
     return _core(resolved)
 
 
@@ -189,11 +199,15 @@ class _Column:
 class _Resolver:
     """Checks names and types against the node kind and turns predicates into SQL."""
 
-    def __init__(self, kind: str, tables: MlmdTables) -> None:
+    def __init__(
+        self, kind: str, tables: MlmdTables, limits: QueryLimits = DEFAULT_QUERY_LIMITS
+    ) -> None:
         self.kind = kind
         self.tables = tables
+        self.limits = limits
         self.node = tables.nodes(kind).node
         self.groups: dict[tuple[object, ...], _Group] = {}
+        self.joins = 0
 
     # -- boolean structure, with NOT pushed down to the predicates
 
@@ -331,11 +345,11 @@ class _Resolver:
     def column(self, f: ast.Field) -> _Column:
         if f.neighbor is None:
             if isinstance(f.target, ast.Property):
-                group = self.property_group(f.target)
+                group = self.property_group(f.target, f.pos)
                 return self.property_column(group.froms[0], f, group)
             name = self.attribute_name(f, f.target, self.kind)
             if name == "type":
-                group = self.type_group()
+                group = self.type_group(f.pos)
                 return _Column(group.froms[0].c.name, _STRING, frozenset({group}), f.text)
             return _Column(self.node.c[name], _ATTRIBUTES[self.kind][name], frozenset(), f.text)
         group = self.neighbor_group(f.neighbor, f.pos)
@@ -345,6 +359,7 @@ class _Resolver:
                 fail(f.pos, f"{f.neighbor.label} is an event; events have no properties")
             key = (f.target.custom, f.target.name)
             if key not in group.properties:
+                self.count_join(f"{f.neighbor.label}'s property {f.target.name!r}", f.pos)
                 props = self.tables.nodes(group.kind)
                 row = props.properties.alias()
                 group.properties[key] = row
@@ -378,16 +393,28 @@ class _Resolver:
         kind = f.target.kind
         return _Column(row.c[kind], _VALUE_KIND_TYPES[kind], frozenset({group}), f.text)
 
-    def group(self, key: tuple[object, ...], label: str) -> tuple[_Group, bool]:
+    def group(self, key: tuple[object, ...], label: str, pos: int) -> tuple[_Group, bool]:
         """The group for ``key``, and whether it is new."""
         if key in self.groups:
             return self.groups[key], False
+        self.count_join(label, pos)
         group = _Group(len(self.groups), label, self.node)
         self.groups[key] = group
         return group, True
 
-    def type_group(self) -> _Group:
-        group, new = self.group(("type",), "type")
+    def count_join(self, label: str, pos: int) -> None:
+        """Count one more join (a group, or a neighbor's property row); refuse one too many."""
+        self.joins += 1
+        if self.joins > self.limits.max_joins:
+            fail(
+                pos,
+                f"{label} would be join {self.joins}; a query may join at most "
+                f"{self.limits.max_joins} (each neighbor alias, property and 'type' is one). "
+                "Reuse aliases or split the query",
+            )
+
+    def type_group(self, pos: int) -> _Group:
+        group, new = self.group(("type",), "type", pos)
         if new:
             row = self.tables.type.alias()
             group.froms.append(row)
@@ -397,9 +424,9 @@ class _Resolver:
             )
         return group
 
-    def property_group(self, prop: ast.Property) -> _Group:
+    def property_group(self, prop: ast.Property, pos: int) -> _Group:
         which = "custom_properties" if prop.custom else "properties"
-        group, new = self.group((which, prop.name), f"{which}.{prop.name}")
+        group, new = self.group((which, prop.name), f"{which}.{prop.name}", pos)
         if new:
             props = self.tables.nodes(self.kind)
             row = props.properties.alias()
@@ -417,7 +444,7 @@ class _Resolver:
                 f"{neighbor.label} cannot be used when filtering {self.kind}s: {neighbor.prefix}_ "
                 f"is not a neighbor of {self.kind}s; expected one of {choices}",
             )
-        group, new = self.group(("neighbor", neighbor.prefix, neighbor.alias), neighbor.label)
+        group, new = self.group(("neighbor", neighbor.prefix, neighbor.alias), neighbor.label, pos)
         if new:
             group.kind = allowed[neighbor.prefix]
             self.link_neighbor(group, neighbor.prefix)

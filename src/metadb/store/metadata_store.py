@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from metadb.db.database import Database
 from metadb.errors import InvalidArgumentError
+from metadb.store.limits import TextRules, check_int64
 from metadb.store.lineage import LineageWalker
 from metadb.store.links import LinkStore
 from metadb.store.model import (
@@ -60,14 +61,26 @@ class MetadataStore:
     """The metadata store on one database. Construct with :func:`metadb.connect`.
 
     ``mysql_text`` is the text mode on MySQL/MariaDB (see :func:`metadb.connect`); None takes
-    the URL's ``mlmd_text`` parameter, else "utf8mb4".
+    the URL's ``mlmd_text`` parameter, else "utf8mb4". ``statement_timeout``: seconds each
+    statement may run (0: no limit); None takes the URL's, else 30.
     """
 
-    def __init__(self, db: Database, *, mysql_text: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        mysql_text: str | None = None,
+        statement_timeout: float | None = None,
+    ) -> None:
         self._db = db
-        self._session = StoreSession(db)
+        self._session = StoreSession(db, statement_timeout=statement_timeout)
         self._tables = mlmd_tables(db.url.dialect, db.url.text_mode(mysql_text))
-        codec = ValueCodec(db.dialect.mlmd_proto_storage, int_bits=db.dialect.mlmd_int_bits)
+        codec = ValueCodec(
+            db.dialect.mlmd_proto_storage,
+            int_bits=db.dialect.mlmd_int_bits,
+            text=TextRules.of(db.dialect),
+        )
+        self._codec = codec
         self._types = TypeStore(self._tables)
         self._nodes = {
             kind: NodeStore(kind, self._tables, self._types, codec)
@@ -198,6 +211,7 @@ class MetadataStore:
         return self._types_by(TypeKind.CONTEXT, "external_id", external_ids)
 
     def _put_type(self, new: AnyType, can_add_fields: bool, can_omit_fields: bool) -> int:
+        self._codec.check_type(new)
         # No unique key covers a type's name: writers of one name take turns on its lock.
         return self._session.run(
             lambda conn: self._types.put(
@@ -216,6 +230,8 @@ class MetadataStore:
             return self._types.all(conn, kind)
 
     def _types_by(self, kind: TypeKind, field: str, keys: Sequence[Any]) -> list[Any]:
+        for key in keys:
+            check_int64(f"type {field}", key)
         with self._session.read() as conn:
             if field == "id":
                 return self._types.by_ids(conn, kind, keys)
@@ -444,6 +460,8 @@ class MetadataStore:
             return nodes.load(conn, query)
 
     def _by_ids(self, kind: str, ids: Sequence[int]) -> list[Any]:
+        for node_id in ids:
+            check_int64(f"{kind} id", node_id)
         with self._session.read() as conn:
             return self._nodes[kind].by_ids(conn, ids)
 
@@ -507,6 +525,8 @@ class MetadataStore:
     def put_events(self, events: Sequence[Event]) -> None:
         """Insert events. Raises InvalidArgumentError for a missing artifact or execution and
         AlreadyExistsError for an event that exists."""
+        for event in events:
+            self._codec.check_event(event)
         if events:
             self._session.run(lambda conn: self._links.put_events(conn, events), doing="put_events")
 

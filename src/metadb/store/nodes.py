@@ -110,6 +110,7 @@ class NodeStore:
                 raise InvalidArgumentError(f"{self.spec.kind} needs a type_id")
             if self.spec.kind == "context" and not node.name:
                 raise InvalidArgumentError("a context needs a name")
+            self.codec.check_node(self.spec.kind, node)
         declared = self.types.declared(conn, self.spec.type_kind, {n.type_id for n in nodes})  # type: ignore[misc]
         rows = [self._property_rows(node, declared[node.type_id]) for node in nodes]  # type: ignore[index]
         stamp = now_ms()

@@ -15,6 +15,16 @@ runs through :meth:`StoreSession.run`, which makes each "look up, else insert" h
 - work that reuses what a concurrent writer may have just created (``put_execution``'s
   ``reuse_context_if_already_exist``) raises :class:`LostRace` when the unique key turns out
   taken, and runs again: the next try finds the winner's row.
+
+A value the database or its driver refuses (out of range, too long, not encodable) becomes
+:class:`~metadb.errors.InvalidArgumentError`: the checks of :mod:`metadb.store.limits` refuse
+those first, and this catches what they do not foresee.
+
+Every statement runs under the statement timeout (PostgreSQL's ``statement_timeout``,
+MariaDB's ``max_statement_time``, MySQL's ``max_execution_time`` for SELECTs), set once per
+pooled connection; a statement cancelled by it becomes :class:`QueryTimeoutError` and the
+database's backend is free again. So a request whose HTTP client went away keeps the
+database busy for at most that long.
 """
 
 from __future__ import annotations
@@ -27,12 +37,20 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, Insert, Table
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from metadb.config import DEFAULT_QUERY_TIMEOUT
 from metadb.db.database import Database
 from metadb.db.dialect import dialect_for
 from metadb.db.retry import RetryPolicy
-from metadb.errors import AlreadyExistsError, MetadbError, WriteConflictError
+from metadb.errors import (
+    AlreadyExistsError,
+    ConfigError,
+    InvalidArgumentError,
+    MetadbError,
+    QueryTimeoutError,
+    WriteConflictError,
+)
 from metadb.store.tables import MlmdText
 
 log = logging.getLogger(__name__)
@@ -42,6 +60,26 @@ T = TypeVar("T")
 #: One more try finds the row (the winner had committed when the key was refused); a third
 #: covers a winner that was itself rolled back.
 _RACE_ATTEMPTS = 3
+
+
+#: Where a pooled connection remembers the timeout its session was given.
+_TIMEOUT_KEY = "metadb_statement_timeout"
+
+
+def resolve_statement_timeout(db: Database, statement_timeout: float | None) -> float:
+    """``statement_timeout`` if given, else the URL's ``statement_timeout=``, else
+    :data:`DEFAULT_QUERY_TIMEOUT`; 0 is no limit.
+
+    Raises:
+        ConfigError: a negative or non-finite number of seconds.
+    """
+    value = statement_timeout if statement_timeout is not None else db.url.statement_timeout
+    value = DEFAULT_QUERY_TIMEOUT if value is None else float(value)
+    if not 0 <= value < 10**7:
+        raise ConfigError(
+            f"statement_timeout must be a number of seconds, 0 for no limit, not {value!r}"
+        )
+    return value
 
 
 class LostRace(Exception):
@@ -54,11 +92,22 @@ class LostRace(Exception):
 
 
 class StoreSession:
-    """Transactions on one database for the metadata store and the run store."""
+    """Transactions on one database for the metadata store and the run store, each under the
+    statement timeout. No I/O when built.
 
-    def __init__(self, db: Database, *, retry: RetryPolicy | None = None) -> None:
+    ``statement_timeout``: seconds (0: none); None takes :func:`resolve_statement_timeout`'s.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        retry: RetryPolicy | None = None,
+        statement_timeout: float | None = None,
+    ) -> None:
         self.db = db
         self.retry = retry or RetryPolicy(attempts=10, first_delay=0.01, max_delay=1.0)
+        self.statement_timeout = resolve_statement_timeout(db, statement_timeout)
 
     def run(
         self,
@@ -111,7 +160,9 @@ class StoreSession:
         dialect = self.db.dialect
         # Left in reverse order: the transaction ends (commit or rollback) before ``held``
         # releases the locks.
-        with self.db.connect() as conn, ExitStack() as held, dialect.begin_write(conn):
+        with self.db.connect() as conn, ExitStack() as held:
+            self._set_timeout(conn)
+            held.enter_context(dialect.begin_write(conn))
             for key in locks:
                 held.enter_context(dialect.named_lock(conn, key, timeout=self.db.lock_timeout))
             return work(conn)
@@ -119,8 +170,21 @@ class StoreSession:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction at the database's default isolation, errors translated."""
-        with self._translated(), self.db.connect() as conn, conn.begin():
-            yield conn
+        with self._translated(), self.db.connect() as conn:
+            self._set_timeout(conn)
+            with conn.begin():
+                yield conn
+
+    def _set_timeout(self, conn: Connection) -> None:
+        """Give the connection's session the timeout, once per pooled connection (the setting
+        outlives the transaction; ``conn.info`` lives as long as the driver's connection)."""
+        if conn.info.get(_TIMEOUT_KEY) == self.statement_timeout:
+            return
+        sql = self.db.dialect.statement_timeout_sql(conn, self.statement_timeout)
+        if sql is not None:
+            conn.exec_driver_sql(sql)
+            conn.commit()
+        conn.info[_TIMEOUT_KEY] = self.statement_timeout
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -132,8 +196,22 @@ class StoreSession:
             raise AlreadyExistsError(
                 f"already exists: {self.db.server_error(exc).splitlines()[0]}"
             ) from exc
+        except DataError as exc:  # a value out of range, too long, not storable
+            detail = self.db.server_error(exc).splitlines()[0]
+            raise InvalidArgumentError(
+                f"the database refused a value: {detail}; nothing was changed"
+            ) from exc
         except DBAPIError as exc:
+            if exc.orig is not None and self.db.dialect.is_statement_timeout(exc.orig):
+                raise QueryTimeoutError(
+                    timeout=self.statement_timeout, doing="a metadata store call"
+                ) from exc
             raise self.db.translate_statement_error(exc, doing="a metadata store call") from exc
+        except (OverflowError, UnicodeEncodeError) as exc:  # the driver could not send a value
+            raise InvalidArgumentError(
+                f"a value cannot be sent to the database: {exc} (integers must fit in 64 "
+                "bits, text must be valid Unicode); nothing was changed"
+            ) from exc
 
 
 def type_lock(kind: int, name: str) -> str:

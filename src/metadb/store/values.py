@@ -5,6 +5,10 @@ A property row has one value column set: ``int_value``, ``double_value``, ``stri
 followed by the base64 of the serialized ``google.protobuf.Struct``. A PROTO (a
 ``google.protobuf.Any``) is stored in ``proto_value`` in the dialect's way
 (:attr:`metadb.db.dialect.Dialect.mlmd_proto_storage`).
+
+Only values that read back as written are encoded (:mod:`metadb.store.limits`): finite
+doubles, STRUCTs of finite numbers at most 32 levels deep, text the database stores, property
+names of at most 255 characters.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from google.protobuf import any_pb2, json_format, message, struct_pb2
 
 from metadb.errors import InvalidArgumentError
+from metadb.store.limits import TextRules, check_finite, check_int64, check_struct
 from metadb.store.model import PropertyType, PropertyValue, ProtoValue
 
 STRUCT_PREFIX = "mlmd-struct::"
@@ -72,17 +77,24 @@ def pack_any(name: str, value: PropertyValue) -> any_pb2.Any:
 class ValueCodec:
     """Encodes and decodes property values for one dialect's proto storage."""
 
-    def __init__(self, proto_storage: str, *, int_bits: int = 64) -> None:
+    def __init__(
+        self, proto_storage: str, *, int_bits: int = 64, text: TextRules | None = None
+    ) -> None:
         self.proto_storage = proto_storage
         self.int_bits = int_bits
         self.int_max = 2 ** (int_bits - 1) - 1
+        self.text = text if text is not None else TextRules()
 
     def encode(self, name: str, value: PropertyValue, declared: PropertyType | None) -> ValueRow:
         """The value columns of a property row, in :data:`VALUE_COLUMNS` order.
 
         Raises:
-            InvalidArgumentError: the value does not fit the declared type.
+            InvalidArgumentError: the value does not fit the declared type, or it would not
+                read back as written (:mod:`metadb.store.limits`); the message names it.
         """
+        self.text.check("property name", name, name=True)
+        if isinstance(name, str) and not name:
+            raise InvalidArgumentError("a property name must not be empty")
         kind = declared if declared is not None else infer_type(value)
         try:
             if kind == PropertyType.INT:
@@ -96,22 +108,63 @@ class ValueCodec:
                 return (int(value), None, None, None, None)
             if kind == PropertyType.DOUBLE:
                 _expect(name, value, kind, (int, float))
+                check_finite(f"property {name!r}", float(value))
                 return (None, float(value), None, None, None)
             if kind == PropertyType.STRING:
                 _expect(name, value, kind, str)
+                self.text.check(f"property {name!r}", value, column="string_value")
                 return (None, None, value, None, None)
             if kind == PropertyType.BOOLEAN:
                 _expect(name, value, kind, bool)
                 return (None, None, None, bool(value), None)
             if kind == PropertyType.STRUCT:
                 _expect(name, value, kind, dict)
-                text = base64.b64encode(_to_struct(value).SerializeToString()).decode("ascii")
-                return (None, None, STRUCT_PREFIX + text, None, None)
+                check_struct(f"property {name!r}", value, rules=self.text)
+                text = STRUCT_PREFIX + base64.b64encode(
+                    _to_struct(value).SerializeToString()
+                ).decode("ascii")
+                self.text.check(f"property {name!r} (as stored)", text, column="string_value")
+                return (None, None, text, None, None)
             if kind == PropertyType.PROTO:
                 return (None, None, None, None, self._encode_proto(name, value))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidArgumentError(f"property {name!r}: {exc}") from exc
         raise InvalidArgumentError(f"property {name!r} has unknown type {kind!r}")
+
+    def check_node(self, kind: str, node: Any) -> None:
+        """Refuse a node's columns that would not read back: names and external ids over 255
+        characters, a uri over the database's limit, text the database cannot store, ids
+        past 64 bits. Properties are checked by :meth:`encode`.
+
+        Raises:
+            InvalidArgumentError: naming the field and the limit.
+        """
+        for field in ("id", "type_id"):
+            check_int64(f"{kind} {field}", getattr(node, field, None))
+        for field in ("name", "external_id"):
+            self.text.check(f"{kind} {field}", getattr(node, field, None), name=True)
+        self.text.check(f"{kind} uri", getattr(node, "uri", None), column="uri")
+
+    def check_type(self, new: Any) -> None:
+        """Refuse a type whose name, version, external id, property names or text would not
+        be stored as given (see :meth:`check_node`)."""
+        check_int64("type id", new.id)
+        for field in ("name", "version", "external_id"):
+            self.text.check(f"type {field}", getattr(new, field), name=True)
+        for field in ("description", "input_type", "output_type"):
+            self.text.check(f"type {field}", getattr(new, field, None))
+        for prop in new.properties:
+            self.text.check(f"type {new.name!r}: property name", prop, name=True)
+
+    def check_event(self, event: Any) -> None:
+        """Refuse an event whose ids, time or path steps would not be stored as given."""
+        for field in ("artifact_id", "execution_id", "milliseconds_since_epoch"):
+            check_int64(f"event {field}", getattr(event, field))
+        for step in event.path:
+            if isinstance(step, str):
+                self.text.check("event path step", step)
+            else:
+                check_int64("event path step", step)
 
     def decode(self, row: Any, declared: PropertyType | None) -> PropertyValue:
         """The Python value of a property row (a mapping with the value columns)."""

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
-from metadb.runs.filters import FilterNode
+from metadb.runs.filters import FilterNode, check_bounds
 from metadb.runs.model import MAX_PAGE_SIZE, STATES, Run, RunPage, Task
 from metadb.wire.fields import INT32_MAX, INT64_MAX, INT64_MIN, STRICT, Name
 
@@ -66,6 +66,7 @@ def _check_json(value: Any, *, bound_ints: bool = False, path: str = "") -> Any:
 
 
 def _check_filter(value: Any) -> Any:
+    check_bounds(value)  # first, without recursion: the query limits, any depth refused
     return _check_json(value, bound_ints=True, path="filter")
 
 
@@ -81,6 +82,8 @@ def parse_filter_text(text: str | None) -> dict[str, Any] | None:
         value = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"filter is not JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("filter nests deeper than the limit of the run filter") from None
     if not isinstance(value, dict):
         raise ValueError("filter must be a JSON object (one filter node)")
     checked: dict[str, Any] = _check_filter(value)
