@@ -35,7 +35,7 @@ def test_a_run_is_created_annotated_measured_searched_and_deleted(
     by_argument = run_json(
         "runs", "search", '{"key_exists": {"key": "owner"}}', "--sort", "metric:acc desc", *db
     )
-    listed = run_json("runs", "list", "--page-size", "1", *db)
+    listed = run_json("runs", "list", "--limit", "1", *db)
     full = run_json("runs", "get", run_id, "--full", *db)
     tasks = run_json("runs", "tasks", run_id, *db)
 
@@ -46,10 +46,10 @@ def test_a_run_is_created_annotated_measured_searched_and_deleted(
     assert annotations["team"] == "nlp" and annotations["owner"] == "日本"
     assert logged == {"acc": 0.9, "loss": 0.25}
     assert state["state"] == "SUCCEEDED" and state["finished_at_ms"] is not None
-    assert [r["name"] for r in found["runs"]] == ["train-1"] and found["total_size"] == 1
-    assert found["runs"][0]["pipeline_spec"] is None
-    assert [r["id"] for r in by_argument["runs"]] == [created["id"]]
-    assert [r["name"] for r in listed["runs"]] == ["other"] and listed["next_page_token"]
+    assert [r["name"] for r in found["items"]] == ["train-1"] and found["total_size"] == 1
+    assert found["items"][0]["pipeline_spec"] is None
+    assert [r["id"] for r in by_argument["items"]] == [created["id"]]
+    assert [r["name"] for r in listed["items"]] == ["other"] and listed["next_page_token"]
     assert full["pipeline_spec"] == '{"name": "trainer"}' and tasks == []
 
     run_json("runs", "unannotate", run_id, "owner", *db)

@@ -16,6 +16,7 @@ from metadb.cli.options import Database, DatabaseType, Json
 from metadb.cli.output import Output, RichReporter, stdout
 from metadb.config import load_settings
 from metadb.migrate.commands import MigrateConfig, RunReport
+from metadb.paging import DEFAULT_LIMIT
 
 app = typer.Typer(
     help="Versioned schema migrations (golang-migrate's format).", no_args_is_help=True
@@ -390,7 +391,7 @@ def create(
 @app.command()
 def history(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many rows.", min=1)] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many rows.")] = DEFAULT_LIMIT,
     database: Database = None,
     database_type: DatabaseType = None,
     table: TableName = None,

@@ -6,10 +6,10 @@ Open a :class:`RunStore` with :func:`connect`. The search filter language is des
 
 from __future__ import annotations
 
+from metadb.paging import MAX_LIMIT as MAX_PAGE_SIZE  # the largest limit, by its former name
 from metadb.runs.connect import connect
 from metadb.runs.filters import parse_filter
 from metadb.runs.model import STATES, TERMINAL_STATES, Run, RunPage, Task
-from metadb.runs.query import MAX_PAGE_SIZE
 from metadb.runs.store import RunStore
 
 __all__ = [

@@ -7,9 +7,6 @@ the property rows of just those nodes. Lists are keyset-paginated on (order colu
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -29,6 +26,7 @@ from sqlalchemy import (
 )
 
 from metadb.errors import InvalidArgumentError
+from metadb.paging import PageTokens, check_limit, damaged_token
 from metadb.store.gcpause import gc_paused
 from metadb.store.model import (
     AnyNode,
@@ -47,7 +45,6 @@ from metadb.store.tables import MlmdTables, NodeTables
 from metadb.store.typestore import TypeStore
 from metadb.store.values import STRUCT_PREFIX, VALUE_COLUMNS, ValueCodec
 
-MAX_PAGE = 100
 _ORDER_COLUMNS = {
     "id": "id",
     "create_time": "create_time_since_epoch",
@@ -295,13 +292,18 @@ class NodeStore:
         *,
         where: Sequence[ColumnElement[bool]] = (),
     ) -> Page:
-        """One page in the options' order, after the options' page token (keyset, no OFFSET)."""
+        """One page in the options' order, after the options' page token (keyset, no OFFSET).
+
+        Raises:
+            InvalidArgumentError: an unknown order_by, a limit outside the page policy
+                (:mod:`metadb.paging`), a malformed filter_query, or a page token that is
+                damaged or belongs to another listing, filter or order.
+        """
         if options.order_by not in _ORDER_COLUMNS:
             raise InvalidArgumentError(
                 f"order_by must be one of {sorted(_ORDER_COLUMNS)}, not {options.order_by!r}"
             )
-        limit = options.limit if options.limit and options.limit > 0 else 20
-        limit = min(limit, MAX_PAGE)
+        limit = check_limit(options.limit)
         node = self.t.node
         column = node.c[_ORDER_COLUMNS[options.order_by]]
         query = self.select().where(*where)
@@ -311,9 +313,10 @@ class NodeStore:
             query = query.where(
                 compile_filter(options.filter_query, kind=self.spec.kind, tables=self.tables)
             )
-        fingerprint = _fingerprint(options)
-        if options.next_page_token:
-            value, last_id = _read_token(options.next_page_token, fingerprint)
+        tokens = self.page_tokens(options)
+        cursor = tokens.read(options.next_page_token)
+        if cursor is not None:
+            value, last_id = _node_cursor(cursor)
             if options.is_asc:
                 query = query.where(or_(column > value, and_(column == value, node.c.id > last_id)))
             else:
@@ -327,34 +330,17 @@ class NodeStore:
         if len(items) > limit:
             items = items[:limit]
             last = items[-1]
-            token = _make_token(getattr(last, _attr(options.order_by)), last.id, fingerprint)
+            token = tokens.make(getattr(last, _ORDER_COLUMNS[options.order_by]), last.id)
         return Page(items, token)
 
-
-def _attr(order_by: str) -> str:
-    return {"id": "id", "create_time": "create_time_since_epoch",
-            "last_update_time": "last_update_time_since_epoch"}[order_by]  # fmt: skip
-
-
-def _fingerprint(options: ListOptions) -> str:
-    basis = f"{options.order_by}|{options.is_asc}|{options.filter_query or ''}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:12]
+    def page_tokens(self, options: ListOptions) -> PageTokens:
+        """The page tokens of this kind's listing in the options' filter and order."""
+        order = f"{options.order_by} {'asc' if options.is_asc else 'desc'}"
+        return PageTokens(f"{self.spec.kind}s", order, options.filter_query or "")
 
 
-def _make_token(value: int, last_id: int, fingerprint: str) -> str:
-    raw = json.dumps([value, last_id, fingerprint], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _read_token(token: str, fingerprint: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        value, last_id, seen = json.loads(raw)
-        if seen != fingerprint:
-            raise ValueError("fingerprint")
-        return int(value), int(last_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidArgumentError(
-            "next_page_token is not valid for this listing: it is damaged, or was made with "
-            "another order_by, is_asc or filter_query"
-        ) from exc
+def _node_cursor(cursor: tuple[Any, ...]) -> tuple[int, int]:
+    """The (order value, id) of a node listing's cursor: two integers."""
+    if len(cursor) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in cursor):
+        raise damaged_token()
+    return int(cursor[0]), int(cursor[1])
