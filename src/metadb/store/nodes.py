@@ -212,6 +212,9 @@ class NodeStore:
             return self._load(conn, query)
 
     def _load(self, conn: Connection, query: Select[Any]) -> list[Any]:
+        # A page query (with LIMIT) reads its properties by the page's ids: ``IN (SELECT ...
+        # LIMIT n)`` is refused by MariaDB, and without its ORDER BY could pick other rows.
+        limited = query._limit_clause is not None
         entities: dict[int, Any] = {}
         result = conn.execute(query)
         make = self._entity_maker(tuple(result.keys()))
@@ -224,17 +227,21 @@ class NodeStore:
         p = self.t.properties.c
         owner = p[self.t.owner]
         batch = select(owner, p.name, p.is_custom_property, *(p[c] for c in VALUE_COLUMNS))
-        if len(entities) > _CHUNK:
+        if len(entities) > _CHUNK and not limited:
             # A large result: one query joined on the node query, not thousands of bound ids.
             ids = query.with_only_columns(self.t.node.c.id, maintain_column_froms=True)
-            batch = batch.where(owner.in_(ids.order_by(None)))
+            batches = [batch.where(owner.in_(ids.order_by(None)))]
         else:
-            batch = batch.where(owner.in_(list(entities)))
+            keys = list(entities)
+            batches = [
+                batch.where(owner.in_(keys[i : i + _CHUNK])) for i in range(0, len(keys), _CHUNK)
+            ]
         decode = self.codec.decode_values
         # A declared property's value depends on its declared type only for text that looks
         # like a struct (a STRING may hold "mlmd-struct::..."); the types are read only then.
         looks_like_struct: list[tuple[Any, str, Any]] = []
-        for part in conn.execute(batch).partitions(2000):
+        parts = (part for b in batches for part in conn.execute(b).partitions(2000))
+        for part in parts:
             for row in part:
                 entity, name, is_custom = entities[row[0]], row[1], row[2]
                 if is_custom:
