@@ -80,3 +80,30 @@ def test_commands_refuse_a_database_that_is_not_migrated(database_url: str):
 
     assert result.returncode == 1
     assert "metadb migrate up" in error_line(result.stderr)
+
+
+def test_pages_follow_the_one_page_policy_and_tokens_stay_with_their_search(database_url: str):
+    db = ("--database", database_url)
+    run_json("migrate", "up", *db)
+    for name in ("a", "b", "c"):
+        run_json("runs", "create", name, "-a", f"team={'x' if name != 'b' else 'y'}", *db)
+    team_x = '{"value_equals": {"key": "team", "value": "x"}}'
+
+    first = run_json("runs", "search", team_x, "-n", "1", *db)
+    rest = run_json("runs", "search", team_x, "--limit", "5", "--page-token",
+                    first["next_page_token"], *db)  # fmt: skip
+    former_name = run_json("runs", "list", "--page-size", "2", *db)
+    other_search = run_json("runs", "list", "--page-token", first["next_page_token"], *db,
+                            expect=2)  # fmt: skip
+    too_many = run_json("runs", "list", "-n", "1001", *db, expect=2)
+    not_an_int = run("runs", "list", "-n", "1.5", *db)
+    history = run_json("migrate", "history", *db)
+    too_much_history = run_json("migrate", "history", "-n", "1001", *db, expect=2)
+
+    assert [r["name"] for r in first["items"] + rest["items"]] == ["c", "a"]
+    assert len(former_name["items"]) == 2 and former_name["next_page_token"]
+    assert "belongs to another search of runs" in other_search["error"]["message"]
+    assert "between 1 and 1000" in too_many["error"]["message"]
+    assert not_an_int.returncode == 2
+    assert 1 <= len(history) <= 20
+    assert "between 1 and 1000" in too_much_history["error"]["message"]
