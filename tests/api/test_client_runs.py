@@ -118,7 +118,7 @@ def test_the_client_raises_the_run_stores_errors(client: Client) -> None:
     with pytest.raises(InvalidArgumentError):
         client.search_runs("{not json")
     with pytest.raises(InvalidArgumentError):
-        client.search_runs(limit=500)
+        client.search_runs(limit=5000)
     with pytest.raises(InvalidArgumentError):
         client.search_runs(page_token="garbage")
     assert [r.name for r in client.search_runs().items] == ["r"]

@@ -141,7 +141,7 @@ def test_the_embedded_store_and_the_client_refuse_the_same_limits(
 
     # Each mistake reads the same at each door.
     by_door = [messages[i : i + len(bad)] for i in range(0, len(messages), len(bad))]
-    assert all(door == by_door[0] for door in by_door), by_door
+    assert [door for door in by_door if door != by_door[0]] == []
     assert "between 1 and 1000" in by_door[0][0] and "must be an integer" in by_door[0][2]
 
 

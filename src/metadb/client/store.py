@@ -88,8 +88,8 @@ class StoreMethods:
         return [int(i) for i in answer[f"{kind}_ids"]]
 
     def _page(self, kind: str, page_wire: Any, options: m.ListOptions) -> m.Page:
-        params = {**_order_params(options), "limit": check_limit(options.limit),
-                  "page_token": options.next_page_token}  # fmt: skip
+        limit = check_limit(options.limit)  # before _order_params: a page's limit, not a total
+        params = {**_order_params(options), "limit": limit, "page_token": options.next_page_token}
         body = page_wire.model_validate(
             self._http.request("GET", f"/api/v1/{kind}s", params=params)
         )
