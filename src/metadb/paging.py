@@ -19,8 +19,11 @@ maximum, at every front door alike (Python, REST: 400, CLI: exit 2); so is one t
 integer (``1.5``, ``"7"``, ``True``) or is below 1. Nothing is silently clamped: ml-metadata
 clamps a page to 100 items, and that clamp belongs to the ml-metadata protocol layer (the
 gRPC/protobuf facade), which translates its requests into these calls. The maximum is 1000:
-above every maximum metadb had (100 for store pages, 200 for run search), so no call that was
-answered before is refused now, and small enough that one page stays one short query.
+above every maximum metadb had (100 for store pages, 200 for run search), so every limit that
+was answered in full before still is, and small enough that one page stays one short query.
+What changes: an embedded ``list_*`` call with a limit of 101 to 1000 now gets that many items
+(it got 100), one above 1000 or below 1 is refused (it got 100, or 20), and
+``metadb migrate history`` takes at most 1000 rows as every other listing does.
 
 Page tokens
 -----------
