@@ -201,20 +201,19 @@ class NodeStore:
             self._type, self._type.c.id == self.t.node.c.type_id
         )
 
-    def load(self, conn: Connection, query: Select[Any]) -> list[Any]:
+    def load(self, conn: Connection, query: Select[Any], *, limited: bool = False) -> list[Any]:
         """Run ``query`` (built on :meth:`select`) and return entities with their properties.
 
         Rows are streamed into entities and property rows into the entities' dicts, so that
         only the entities stay alive, and the cyclic garbage collector is paused meanwhile
-        (see :mod:`metadb.store.gcpause`).
+        (see :mod:`metadb.store.gcpause`). ``limited`` says that ``query`` has a LIMIT.
         """
         with gc_paused():
-            return self._load(conn, query)
+            return self._load(conn, query, limited=limited)
 
-    def _load(self, conn: Connection, query: Select[Any]) -> list[Any]:
-        # A page query (with LIMIT) reads its properties by the page's ids: ``IN (SELECT ...
+    def _load(self, conn: Connection, query: Select[Any], *, limited: bool) -> list[Any]:
+        # A query with LIMIT (a page) reads its properties by the page's ids: ``IN (SELECT ...
         # LIMIT n)`` is refused by MariaDB, and without its ORDER BY could pick other rows.
-        limited = query._limit_clause is not None
         entities: dict[int, Any] = {}
         result = conn.execute(query)
         make = self._entity_maker(tuple(result.keys()))
@@ -332,7 +331,7 @@ class NodeStore:
             (column.asc(), node.c.id.asc()) if options.is_asc else (column.desc(), node.c.id.desc())
         )
         query = query.order_by(*order).limit(limit + 1)
-        items = self.load(conn, query)
+        items = self.load(conn, query, limited=True)
         token = None
         if len(items) > limit:
             items = items[:limit]
