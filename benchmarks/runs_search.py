@@ -229,7 +229,7 @@ def measure_metadb(url: str) -> dict[str, float]:
         for label, search in SEARCHES.items():
 
             def page(token: str | None, s: dict[str, Any] = search) -> Any:
-                return store.search_runs(s["filter"], sort=s["sort"], page_size=PAGE,
+                return store.search_runs(s["filter"], sort=s["sort"], limit=PAGE,
                                          page_token=token)  # fmt: skip
 
             first = previous = page(None)
@@ -238,7 +238,7 @@ def measure_metadb(url: str) -> dict[str, float]:
                     raise SystemExit(f"{label}: fewer than {DEEP_PAGE} pages; use more --runs")
                 previous = page(previous.next_page_token)
             token = previous.next_page_token
-            last = previous.runs[-1]  # the baseline's keyset starts after the same run
+            last = previous.items[-1]  # the baseline's keyset starts after the same run
             sort_value = last.metrics["accuracy"] if "metric" in search["sort"] else None
             before = (sort_value if sort_value is not None else last.created_at_ms, last.id)
             deep = page(token)
@@ -246,7 +246,7 @@ def measure_metadb(url: str) -> dict[str, float]:
             times[f"metadb {label} p{DEEP_PAGE}"] = timed(lambda t=token: page(t))
             for name, after, expected in (("p1", None, first), (f"p{DEEP_PAGE}", before, deep)):
                 query = group_by_shape(search, after)
-                ids = [r.id for r in expected.runs]
+                ids = [r.id for r in expected.items]
                 times[f"group-by {label} {name}"] = time_baseline(store.database, query, ids)
     return times
 

@@ -100,7 +100,7 @@ class Workload:
     def search_runs(self) -> Any:
         team = f"team-{self.rng.randrange(10)}"
         tree = {"value_equals": {"key": "team", "value": team}}
-        return self.runs.search_runs(tree, sort="created_at desc", page_size=20)
+        return self.runs.search_runs(tree, sort="created_at desc", limit=20)
 
     def put_artifact(self) -> Any:
         i = self.rng.randrange(10**9)

@@ -44,6 +44,10 @@ PUBLIC = {
         "ReconcileContext", "ReconcileResult", "RevokeOutcome", "SecretSink",
         "VersionCredentials", "crds", "credentials_for", "init_database", "reconcile",
     },
+    "metadb.paging": {
+        "DEFAULT_LIMIT", "MAX_LIMIT", "TOKEN_MAX_CHARS", "TOKEN_VERSION", "PageTokens",
+        "check_limit", "check_total", "damaged_token", "walk_pages",
+    },
     "metadb.runs": {
         "MAX_PAGE_SIZE", "STATES", "TERMINAL_STATES", "Run", "RunPage", "RunStore", "Task",
         "connect", "parse_filter",

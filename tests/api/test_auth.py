@@ -57,7 +57,7 @@ def test_a_wrong_or_malformed_token_is_a_401_that_does_not_echo_it(
 
 def test_writes_are_refused_without_the_token_and_change_nothing(authed_api: TestClient) -> None:
     assert authed_api.post("/api/v1/runs", json={"name": "r"}).status_code == 401
-    assert authed_api.get("/api/v1/runs", headers=GOOD).json()["runs"] == []
+    assert authed_api.get("/api/v1/runs", headers=GOOD).json()["items"] == []
 
 
 def test_the_token_is_never_logged(

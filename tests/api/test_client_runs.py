@@ -43,8 +43,8 @@ def _story(runs: Any) -> dict[str, Any]:
     task = runs.add_task(run.id, "train", state="RUNNING", mlmd_execution_id=5)
     finished = runs.update_task(task.id, state="SUCCEEDED", finished_at_ms=1_700_000_100_000)
     done = runs.update_run_state(run.id, "SUCCEEDED", finished_at_ms=1_700_000_200_000)
-    first = runs.search_runs(sort="created_at asc", page_size=1, with_total=True)
-    second = runs.search_runs(sort="created_at asc", page_size=1, page_token=first.next_page_token)
+    first = runs.search_runs(sort="created_at asc", limit=1, with_total=True)
+    second = runs.search_runs(sort="created_at asc", limit=1, page_token=first.next_page_token)
     vision = runs.search_runs('{"value_equals": {"key": "team", "value": "vision"}}', full=True)
     full = runs.get_run(run.id, full=True)
     tasks = runs.list_tasks(run.id)
@@ -55,13 +55,13 @@ def _story(runs: Any) -> dict[str, Any]:
         "annotations": annotations,
         "finished_task": _stable(finished),
         "done": _stable(done),
-        "pages": [[r.name for r in p.runs] for p in (first, second)],
+        "pages": [[r.name for r in p.items] for p in (first, second)],
         "total": first.total_size,
         "last_token": second.next_page_token,
-        "vision": [_stable(r) for r in vision.runs],
+        "vision": [_stable(r) for r in vision.items],
         "full": _stable(full),
         "tasks": [_stable(t) for t in tasks],
-        "after_delete": [r.name for r in runs.search_runs().runs],
+        "after_delete": [r.name for r in runs.search_runs().items],
     }
 
 
@@ -89,7 +89,7 @@ def test_the_client_returns_the_run_stores_dataclasses(client: Client) -> None:
     assert run.annotations["a"] == "b"
     page = client.search_runs({"key_exists": {"key": "a"}})
     assert isinstance(page, RunPage)
-    assert [r.id for r in page.runs] == [run.id]
+    assert [r.id for r in page.items] == [run.id]
     task = client.add_task(run.id, "t")
     assert isinstance(task, Task)
     assert client.get_run(run.id).tasks == [task]
@@ -118,10 +118,10 @@ def test_the_client_raises_the_run_stores_errors(client: Client) -> None:
     with pytest.raises(InvalidArgumentError):
         client.search_runs("{not json")
     with pytest.raises(InvalidArgumentError):
-        client.search_runs(page_size=500)
+        client.search_runs(limit=5000)
     with pytest.raises(InvalidArgumentError):
         client.search_runs(page_token="garbage")
-    assert [r.name for r in client.search_runs().runs] == ["r"]
+    assert [r.name for r in client.search_runs().items] == ["r"]
 
 
 def test_embedded_and_remote_raise_the_same_class_for_the_same_mistake(

@@ -142,7 +142,7 @@ def test_each_request_is_logged_once_without_its_query(
     api: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="metadb.api.access")
-    api.get("/api/v1/runs", params={"page_token": "secret-ish", "page_size": 5})
+    api.get("/api/v1/runs", params={"page_token": "secret-ish", "limit": 5})
     lines = [r.getMessage() for r in caplog.records if r.name == "metadb.api.access"]
     assert len(lines) == 1
     assert re.fullmatch(r"GET /api/v1/runs 400 \d+\.\dms", lines[0])  # a bad token: 400
@@ -265,7 +265,7 @@ def test_while_the_database_is_down_requests_are_503_and_then_recover(
             proxy.start()
             assert api.get(f"/api/v1/runs/{run_id}").status_code == 200
             assert api.get("/readyz").status_code == 200
-            names = [r["name"] for r in api.get("/api/v1/runs").json()["runs"]]
+            names = [r["name"] for r in api.get("/api/v1/runs").json()["items"]]
             assert names == ["r"]
     finally:
         proxy.stop()

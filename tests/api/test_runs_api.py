@@ -169,18 +169,18 @@ def test_search_filters_sorts_and_pages_with_tokens(api: TestClient) -> None:
     body = {
         "filter": {"value_equals": {"key": "team", "value": "b"}},
         "sort": "metric:acc desc",
-        "page_size": 2,
+        "limit": 2,
         "with_total": True,
     }
     names: list[str] = []
     page = api.post("/api/v1/runs/search", json=body).json()
     assert page["total_size"] == 4
-    names += [r["name"] for r in page["runs"]]
+    names += [r["name"] for r in page["items"]]
     while page["next_page_token"]:
         page = api.post(
             "/api/v1/runs/search", json={**body, "page_token": page["next_page_token"]}
         ).json()
-        names += [r["name"] for r in page["runs"]]
+        names += [r["name"] for r in page["items"]]
     assert names == ["r6", "r4", "r2", "r0"]
 
     listed = api.get(
@@ -190,10 +190,10 @@ def test_search_filters_sorts_and_pages_with_tokens(api: TestClient) -> None:
             "sort": "name asc",
         },
     ).json()
-    assert [r["name"] for r in listed["runs"]] == ["r5", "r6"]
+    assert [r["name"] for r in listed["items"]] == ["r5", "r6"]
     assert listed["total_size"] is None
-    everything = api.get("/api/v1/runs", params={"page_size": 200}).json()
-    assert [r["name"] for r in everything["runs"]] == [f"r{i}" for i in range(6, -1, -1)]
+    everything = api.get("/api/v1/runs", params={"limit": 200}).json()
+    assert [r["name"] for r in everything["items"]] == [f"r{i}" for i in range(6, -1, -1)]
 
 
 def test_a_malformed_search_is_a_400_naming_what_is_wrong(api: TestClient) -> None:
@@ -203,11 +203,11 @@ def test_a_malformed_search_is_a_400_naming_what_is_wrong(api: TestClient) -> No
     )
     assert "filter.and[1]" in _error(bad_node, 400)["message"]
     assert _error(api.post("/api/v1/runs/search", json={"sort": "colour asc"}), 400)
-    assert _error(api.post("/api/v1/runs/search", json={"page_size": 201}), 400)
+    assert _error(api.post("/api/v1/runs/search", json={"limit": 1001}), 400)
     assert _error(api.post("/api/v1/runs/search", json={"page_token": "garbage"}), 400)
     assert _error(api.get("/api/v1/runs", params={"filter": "{not json"}), 400)
     assert _error(api.get("/api/v1/runs", params={"filter": "[1]"}), 400)
-    assert _error(api.get("/api/v1/runs", params={"page_size": 0}), 400)
+    assert _error(api.get("/api/v1/runs", params={"limit": 0}), 400)
     huge = {"time_range": {"field": "created_at", "start_time": 2**70}}
     assert _error(api.post("/api/v1/runs/search", json={"filter": huge}), 400)
     nul = {"value_equals": {"key": "team", "value": "a\u0000b"}}
@@ -235,7 +235,7 @@ def test_bad_run_bodies_are_400s(api: TestClient) -> None:
         response = api.post("/api/v1/runs", json=body)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["code"] == "invalid_argument"
-    assert api.get("/api/v1/runs").json()["runs"] == []
+    assert api.get("/api/v1/runs").json()["items"] == []
 
 
 def test_bad_ids_and_bodies_are_never_500s(api: TestClient) -> None:

@@ -86,7 +86,7 @@ def test_store_level_refusals_keep_their_codes(api: TestClient, dataset: int) ->
 BAD_QUERIES = [
     ("artifacts", {"order_by": "name"}),
     ("artifacts", {"limit": 0}),
-    ("artifacts", {"limit": 101}),
+    ("artifacts", {"limit": 1001}),
     ("artifacts", {"is_asc": "sideways"}),
     ("artifacts", {"filter_query": "uri = = 'x'"}),
     ("artifacts", {"filter_query": "no_such_field = 1"}),

@@ -35,7 +35,7 @@ def test_a_run_is_created_annotated_measured_searched_and_deleted(
     by_argument = run_json(
         "runs", "search", '{"key_exists": {"key": "owner"}}', "--sort", "metric:acc desc", *db
     )
-    listed = run_json("runs", "list", "--page-size", "1", *db)
+    listed = run_json("runs", "list", "--limit", "1", *db)
     full = run_json("runs", "get", run_id, "--full", *db)
     tasks = run_json("runs", "tasks", run_id, *db)
 
@@ -46,10 +46,10 @@ def test_a_run_is_created_annotated_measured_searched_and_deleted(
     assert annotations["team"] == "nlp" and annotations["owner"] == "日本"
     assert logged == {"acc": 0.9, "loss": 0.25}
     assert state["state"] == "SUCCEEDED" and state["finished_at_ms"] is not None
-    assert [r["name"] for r in found["runs"]] == ["train-1"] and found["total_size"] == 1
-    assert found["runs"][0]["pipeline_spec"] is None
-    assert [r["id"] for r in by_argument["runs"]] == [created["id"]]
-    assert [r["name"] for r in listed["runs"]] == ["other"] and listed["next_page_token"]
+    assert [r["name"] for r in found["items"]] == ["train-1"] and found["total_size"] == 1
+    assert found["items"][0]["pipeline_spec"] is None
+    assert [r["id"] for r in by_argument["items"]] == [created["id"]]
+    assert [r["name"] for r in listed["items"]] == ["other"] and listed["next_page_token"]
     assert full["pipeline_spec"] == '{"name": "trainer"}' and tasks == []
 
     run_json("runs", "unannotate", run_id, "owner", *db)
@@ -80,3 +80,30 @@ def test_commands_refuse_a_database_that_is_not_migrated(database_url: str):
 
     assert result.returncode == 3  # needs attention: a schema that is not current
     assert "metadb migrate up" in error_line(result.stderr)
+
+
+def test_pages_follow_the_one_page_policy_and_tokens_stay_with_their_search(database_url: str):
+    db = ("--database", database_url)
+    run_json("migrate", "up", *db)
+    for name in ("a", "b", "c"):
+        run_json("runs", "create", name, "-a", f"team={'x' if name != 'b' else 'y'}", *db)
+    team_x = '{"value_equals": {"key": "team", "value": "x"}}'
+
+    first = run_json("runs", "search", team_x, "-n", "1", *db)
+    rest = run_json("runs", "search", team_x, "--limit", "5", "--page-token",
+                    first["next_page_token"], *db)  # fmt: skip
+    former_name = run_json("runs", "list", "--page-size", "2", *db)
+    other_search = run_json("runs", "list", "--page-token", first["next_page_token"], *db,
+                            expect=2)  # fmt: skip
+    too_many = run_json("runs", "list", "-n", "1001", *db, expect=2)
+    not_an_int = run("runs", "list", "-n", "1.5", *db)
+    history = run_json("migrate", "history", *db)
+    too_much_history = run_json("migrate", "history", "-n", "1001", *db, expect=2)
+
+    assert [r["name"] for r in first["items"] + rest["items"]] == ["c", "a"]
+    assert len(former_name["items"]) == 2 and former_name["next_page_token"]
+    assert "belongs to another search of runs" in other_search["error"]["message"]
+    assert "between 1 and 1000" in too_many["error"]["message"]
+    assert not_an_int.returncode == 2
+    assert 1 <= len(history) <= 20
+    assert "between 1 and 1000" in too_much_history["error"]["message"]

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from metadb.errors import InvalidArgumentError
-from metadb.runs import MAX_PAGE_SIZE, parse_filter
-from metadb.runs.query import Cursor, Sort, fingerprint, make_token
+from metadb.paging import MAX_LIMIT
+from metadb.runs import parse_filter
+from metadb.runs.query import Cursor, Sort, make_token, page_tokens
 from metadb.runs.system import CREATED_BY, NAME
 from tests.runs.conftest import DATASET, Searchable, Spec
 
@@ -20,19 +21,19 @@ ALL = {spec.name for spec in DATASET}
 
 
 def search_all(
-    data: Searchable, filter_: Any = None, *, sort: str = "created_at desc", page_size: int = 3
+    data: Searchable, filter_: Any = None, *, sort: str = "created_at desc", limit: int = 3
 ) -> list[str]:
     """Every matching run's name, page by page, checking that no run comes twice."""
     names: list[str] = []
     token = None
     while True:
-        page = data.store.search_runs(filter_, sort=sort, page_size=page_size, page_token=token)
-        assert len(page.runs) <= page_size
-        names += [run.name for run in page.runs]
+        page = data.store.search_runs(filter_, sort=sort, limit=limit, page_token=token)
+        assert len(page.items) <= limit
+        names += [run.name for run in page.items]
         token = page.next_page_token
         if token is None:
             break
-        assert len(page.runs) == page_size
+        assert len(page.items) == limit
     assert len(names) == len(set(names)), names
     return names
 
@@ -124,7 +125,7 @@ def test_each_predicate_selects_exactly_its_runs(
 def test_the_filter_may_be_json_text(searchable: Searchable):
     text = '{"value_equals": {"key": "team", "value": "nlp"}}'
 
-    assert [run.name for run in searchable.store.search_runs(text).runs] == ["bravo"]
+    assert [run.name for run in searchable.store.search_runs(text).items] == ["bravo"]
 
 
 def expected_order(specs: list[Spec], ids: dict[str, int], sort: str) -> list[str]:
@@ -150,13 +151,11 @@ SORTS = [
 
 
 @pytest.mark.parametrize("sort", SORTS)
-@pytest.mark.parametrize("page_size", [1, 2, 3, 200])
-def test_pages_cover_every_run_once_in_sort_order(
-    searchable: Searchable, sort: str, page_size: int
-):
+@pytest.mark.parametrize("limit", [1, 2, 3, 200])
+def test_pages_cover_every_run_once_in_sort_order(searchable: Searchable, sort: str, limit: int):
     expected = expected_order(list(DATASET), searchable.ids, sort)
 
-    assert search_all(searchable, sort=sort, page_size=page_size) == expected
+    assert search_all(searchable, sort=sort, limit=limit) == expected
 
 
 @pytest.mark.parametrize("sort", ["created_at asc", "metric:acc desc", "metric:loss asc"])
@@ -164,7 +163,7 @@ def test_filtered_pages_keep_the_sort_order(searchable: Searchable, sort: str):
     filter_ = {"or": [ann("key_exists", "env"), fld("value_equals", "state", value="CANCELED")]}
     matching = [s for s in DATASET if "env" in s.annotations or s.state == "CANCELED"]
 
-    got = search_all(searchable, filter_, sort=sort, page_size=2)
+    got = search_all(searchable, filter_, sort=sort, limit=2)
 
     assert got == expected_order(matching, searchable.ids, sort)
 
@@ -175,7 +174,7 @@ def test_a_metric_filter_and_a_metric_sort_read_the_metric_table_apart(searchabl
         s for s in DATASET if s.metrics.get("loss", 1) < 0.25 or s.metrics.get("acc", 1) < 0.6
     ]
 
-    got = search_all(searchable, filter_, sort="metric:acc desc", page_size=1)
+    got = search_all(searchable, filter_, sort="metric:acc desc", limit=1)
 
     assert got == expected_order(matching, searchable.ids, "metric:acc desc")
     assert got == ["alpha", "golf", "foxtrot"]
@@ -193,7 +192,7 @@ def test_sort_defaults_to_ascending_and_is_case_insensitive(searchable: Searchab
 
 def test_a_token_is_valid_only_with_its_own_filter_and_sort(searchable: Searchable):
     store = searchable.store
-    first = store.search_runs(ann("key_exists", "env"), page_size=2)
+    first = store.search_runs(ann("key_exists", "env"), limit=2)
     assert first.next_page_token is not None
 
     for other in (
@@ -210,14 +209,14 @@ def test_a_token_is_valid_only_with_its_own_filter_and_sort(searchable: Searchab
     with pytest.raises(InvalidArgumentError, match="damaged"):
         store.search_runs(ann("key_exists", "env"), page_token="not-a-token!")
     forged = make_token(
-        Cursor("not a time", 1), fingerprint(parse_filter(None), Sort.parse("created_at desc"))
+        page_tokens(parse_filter(None), Sort.parse("created_at desc")), Cursor("not a time", 1)
     )
     with pytest.raises(InvalidArgumentError, match="damaged"):
         store.search_runs(page_token=forged)
     # The same search goes on, even with another page size.
     token = first.next_page_token
-    second = store.search_runs(ann("key_exists", "env"), page_size=3, page_token=token)
-    names = [r.name for r in first.runs + second.runs]
+    second = store.search_runs(ann("key_exists", "env"), limit=3, page_token=token)
+    names = [r.name for r in first.items + second.items]
     assert names == ["hotel", "golf", "echo", "bravo", "alpha"]  # ties on created_at: by id
 
 
@@ -225,16 +224,16 @@ def test_total_size_is_counted_only_when_asked(searchable: Searchable):
     store = searchable.store
     filter_ = ann("value_equals", "team", value="vision")
 
-    assert store.search_runs(filter_, page_size=1).total_size is None
-    assert store.search_runs(filter_, page_size=1, with_total=True).total_size == 3
+    assert store.search_runs(filter_, limit=1).total_size is None
+    assert store.search_runs(filter_, limit=1, with_total=True).total_size == 3
     assert store.search_runs(sort="metric:acc desc", with_total=True).total_size == len(DATASET)
 
 
 def test_lists_leave_out_the_spec_unless_the_full_view_is_asked(searchable: Searchable):
     store = searchable.store
 
-    listed = store.search_runs(page_size=MAX_PAGE_SIZE).runs
-    full = store.search_runs(page_size=MAX_PAGE_SIZE, full=True).runs
+    listed = store.search_runs(limit=MAX_LIMIT).items
+    full = store.search_runs(limit=MAX_LIMIT, full=True).items
 
     assert all(run.pipeline_spec is None for run in listed)
     assert all(run.pipeline_spec and f"spec-of-{run.name}" in run.pipeline_spec for run in full)
@@ -277,8 +276,11 @@ def test_a_malformed_filter_names_the_path_of_the_bad_node(
         ({"sort": "updated_at desc"}, "sort must be 'created_at', 'name' or 'metric:<name>'"),
         ({"sort": "name sideways"}, "sort must be"),
         ({"sort": "metric:"}, "sort must be"),
-        ({"page_size": 0}, "page_size must be between 1 and 200"),
-        ({"page_size": 201}, "page_size must be between 1 and 200"),
+        ({"limit": 0}, "limit must be between 1 and 1000"),
+        ({"limit": 1001}, "limit must be between 1 and 1000"),
+        ({"limit": 1.5}, "limit must be an integer"),
+        ({"limit": "7"}, "limit must be an integer"),
+        ({"limit": True}, "limit must be an integer"),
     ],
 )
 def test_bad_sorts_and_page_sizes_are_rejected(

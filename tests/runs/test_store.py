@@ -199,4 +199,4 @@ def test_connect_without_migrating_needs_a_current_schema(database_url: str):
         connect(database_url, migrate=False)
     connect(database_url).close()
     with connect(database_url, migrate=False) as store:
-        assert store.search_runs().runs == []
+        assert store.search_runs().items == []

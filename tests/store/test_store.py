@@ -341,6 +341,63 @@ def test_a_page_token_from_another_listing_is_refused(store: MetadataStore, data
         store.list_artifacts(ListOptions(limit=1, next_page_token="garbage!"))
 
 
+def test_an_artifacts_page_token_is_refused_by_the_executions_and_contexts_listings(
+    store: MetadataStore, dataset_type: int
+):
+    store.put_artifacts([Artifact(type_id=dataset_type, name=f"n{i}") for i in range(3)])
+    token = store.list_artifacts(ListOptions(limit=1)).next_page_token
+
+    for listing in (store.list_executions, store.list_contexts):
+        with pytest.raises(InvalidArgumentError, match="belongs to another listing"):
+            listing(ListOptions(limit=1, next_page_token=token))
+    with pytest.raises(InvalidArgumentError, match="another search of artifacts"):
+        store.list_artifacts(
+            ListOptions(limit=1, filter_query="name = 'n1'", next_page_token=token)
+        )
+    assert len(store.list_artifacts(ListOptions(limit=5, next_page_token=token)).items) == 2
+
+
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [
+        (1001, "between 1 and 1000"),
+        (0, "between 1 and 1000"),
+        (1.5, "must be an integer"),
+        ("7", "must be an integer"),
+        (True, "must be an integer"),
+    ],
+)
+def test_a_page_limit_over_the_maximum_or_not_a_positive_integer_is_refused(
+    store: MetadataStore, limit: object, message: str
+):
+    with pytest.raises(InvalidArgumentError, match=message):
+        store.list_artifacts(ListOptions(limit=limit))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("limit", [0, -3, 2.5, "7"])
+def test_a_get_call_with_a_limit_that_is_not_a_positive_integer_is_refused(
+    store: MetadataStore, limit: object
+):
+    with pytest.raises(InvalidArgumentError, match="limit must be"):
+        store.get_executions(ListOptions(limit=limit))  # type: ignore[arg-type]
+
+
+def test_get_calls_walk_every_page_past_the_page_maximum(store: MetadataStore, dataset_type: int):
+    ids = store.put_artifacts(
+        [Artifact(type_id=dataset_type, name=f"n{i}", properties={"rows": i}) for i in range(1203)]
+    )
+
+    everything = store.get_artifacts(ListOptions(order_by="create_time", is_asc=False))
+    first = store.list_artifacts(ListOptions(limit=1000))
+    rest = store.list_artifacts(ListOptions(limit=1000, next_page_token=first.next_page_token))
+
+    assert sorted(a.id for a in everything) == sorted(ids)
+    assert len(store.get_artifacts(ListOptions(limit=1100))) == 1100
+    assert [a.id for a in first.items + rest.items] == ids
+    assert [a.properties["rows"] for a in first.items + rest.items] == list(range(1203))
+    assert rest.next_page_token is None
+
+
 def test_connect_without_migrating_needs_a_current_schema(database_url: str):
     with pytest.raises(FailedPreconditionError, match="metadb migrate up"):
         metadb.connect(database_url, migrate=False)

@@ -18,6 +18,7 @@ from metadb.cli.hints import hint_comment
 from metadb.cli.options import GUARDS, LOCKING, TARGET, MigrateOptions, migrate_options
 from metadb.cli.output import RichReporter, stdout
 from metadb.migrate.commands import MigrateConfig, MigrationReport
+from metadb.paging import DEFAULT_LIMIT
 
 app = typer.Typer(
     help="Versioned schema migrations (golang-migrate's format).", no_args_is_help=True
@@ -251,7 +252,7 @@ def create(
 @app.command()
 @migrate_options("database", "database_type", "table")
 def history(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many rows.", min=1)] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many rows.")] = DEFAULT_LIMIT,
     *,
     options: MigrateOptions,
 ) -> None:

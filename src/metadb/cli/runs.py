@@ -20,6 +20,7 @@ from metadb.cli.options import Database, DatabaseType, Json
 from metadb.cli.output import Output, stdout
 from metadb.config import load_settings
 from metadb.errors import InvalidArgumentError
+from metadb.paging import DEFAULT_LIMIT, MAX_LIMIT
 from metadb.runs import Run, RunPage, RunStore
 
 T = TypeVar("T")
@@ -32,7 +33,13 @@ RunId = Annotated[int, typer.Argument(help="The run's id.")]
 Sort = Annotated[
     str, typer.Option("--sort", help="created_at, name or metric:<name>, then asc or desc.")
 ]
-PageSize = Annotated[int, typer.Option("--page-size", "-n", help="Runs per page (1-200).")]
+Limit = Annotated[
+    int,
+    typer.Option(
+        "--limit", "-n", "--page-size",
+        help=f"Runs per page (1-{MAX_LIMIT}); --page-size is its former name.",
+    ),
+]  # fmt: skip
 PageToken = Annotated[
     str | None, typer.Option("--page-token", help="next_page_token of the previous page.")
 ]
@@ -100,7 +107,7 @@ def _show_page(out: Output, page: RunPage) -> None:
     table = Table()
     for column in ("id", "name", "state", "pipeline", "created by", "created", "metrics"):
         table.add_column(column)
-    for run in page.runs:
+    for run in page.items:
         metrics = ", ".join(f"{k}={v:g}" for k, v in run.metrics.items())
         table.add_row(
             str(run.id), run.name, run.state, run.pipeline_name or "", run.created_by or "",
@@ -167,7 +174,7 @@ def get(
 def list_(
     ctx: typer.Context,
     sort: Sort = "created_at desc",
-    page_size: PageSize = 20,
+    limit: Limit = DEFAULT_LIMIT,
     page_token: PageToken = None,
     total: Total = False,
     full: Full = False,
@@ -177,7 +184,7 @@ def list_(
 ) -> None:
     """List runs, one page at a time (newest first by default)."""
     out, page = _call(ctx, json, database, database_type, lambda s: s.search_runs(
-        None, sort=sort, page_size=page_size, page_token=page_token, with_total=total, full=full,
+        None, sort=sort, limit=limit, page_token=page_token, with_total=total, full=full,
     ))  # fmt: skip
     _show_page(out, page)
 
@@ -193,7 +200,7 @@ def search(
         typer.Option("--filter-file", "-f", help="Read the filter from a file; - for stdin."),
     ] = None,
     sort: Sort = "created_at desc",
-    page_size: PageSize = 20,
+    limit: Limit = DEFAULT_LIMIT,
     page_token: PageToken = None,
     total: Total = False,
     full: Full = False,
@@ -209,7 +216,7 @@ def search(
     else:
         text = filter_json
     out, page = _call(ctx, json, database, database_type, lambda s: s.search_runs(
-        text, sort=sort, page_size=page_size, page_token=page_token, with_total=total, full=full,
+        text, sort=sort, limit=limit, page_token=page_token, with_total=total, full=full,
     ))  # fmt: skip
     _show_page(out, page)
 

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from metadb.client._http import HttpTransport, build_request
 from metadb.errors import InvalidArgumentError
+from metadb.paging import DEFAULT_LIMIT, check_limit
 from metadb.runs import checks as check
 from metadb.runs.model import Run, RunPage, Task
 from metadb.wire import runs as s
@@ -185,7 +186,7 @@ class RunsMethods:
         filter: Mapping[str, Any] | str | None = None,
         *,
         sort: str = "created_at desc",
-        page_size: int = 20,
+        limit: int = DEFAULT_LIMIT,
         page_token: str | None = None,
         with_total: bool = False,
         full: bool = False,
@@ -198,7 +199,7 @@ class RunsMethods:
                 {
                     "filter": tree,
                     "sort": sort,
-                    "page_size": page_size,
+                    "limit": check_limit(limit),
                     "page_token": page_token,
                     "with_total": with_total,
                     "full": full,

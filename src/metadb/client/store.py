@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 
 from metadb.client._http import HttpTransport, build_request
 from metadb.errors import NotFoundError
+from metadb.paging import check_limit, check_total, walk_pages
 from metadb.store import model as m
 from metadb.wire import lineage as lin
 from metadb.wire import store as s
 
 T = TypeVar("T")
-_PAGE = m.MAX_PAGE_SIZE  # the most a page holds: get_* calls fetch page after page of it
 
 
 def _order_params(options: m.ListOptions | None) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def _order_params(options: m.ListOptions | None) -> dict[str, Any]:
         "filter_query": options.filter_query or None,
         "order_by": options.order_by,
         "is_asc": options.is_asc,
-        "limit": options.limit if options.limit and options.limit > 0 else None,
+        "limit": check_total(options.limit),
     }
 
 
@@ -90,9 +90,8 @@ class StoreMethods:
         return [int(i) for i in answer[f"{kind}_ids"]]
 
     def _page(self, kind: str, page_wire: Any, options: m.ListOptions) -> m.Page:
-        limit = options.limit if options.limit and options.limit > 0 else 20
-        params = {**_order_params(options), "limit": min(limit, _PAGE),
-                  "page_token": options.next_page_token}  # fmt: skip
+        limit = check_limit(options.limit)  # before _order_params: a page's limit, not a total
+        params = {**_order_params(options), "limit": limit, "page_token": options.next_page_token}
         body = page_wire.model_validate(
             self._http.request("GET", f"/api/v1/{kind}s", params=params)
         )
@@ -100,18 +99,14 @@ class StoreMethods:
 
     def _all(self, kind: str, page_wire: Any, options: m.ListOptions | None) -> list[Any]:
         options = options or m.ListOptions()
-        wanted = options.limit if options.limit and options.limit > 0 else None
-        found: list[Any] = []
-        token = options.next_page_token
-        while True:
-            size = _PAGE if wanted is None else min(_PAGE, wanted - len(found))
-            step = m.ListOptions(size, options.order_by, options.is_asc,
+        wanted = check_total(options.limit)
+
+        def fetch(limit: int, token: str | None) -> m.Page:
+            step = m.ListOptions(limit, options.order_by, options.is_asc,
                                  options.filter_query, token)  # fmt: skip
-            page = self._page(kind, page_wire, step)
-            found += page.items
-            token = page.next_page_token
-            if token is None or (wanted is not None and len(found) >= wanted):
-                return found
+            return self._page(kind, page_wire, step)
+
+        return walk_pages(fetch, limit=wanted, page_token=options.next_page_token)
 
     def _by_ids(self, kind: str, wire: Any, key: str, keys: Sequence[Any]) -> list[Any]:
         if not keys:

@@ -50,6 +50,7 @@ from metadb.migrate.reporter import NullReporter, Reporter
 from metadb.migrate.runner import MigrationRunner, StepResult
 from metadb.migrate.source import DIALECT_DIRS, PYTHON_FILE, SQL_FILE, MigrationFile, load_source
 from metadb.migrate.tables import HistoryRow, HistoryTable, VersionState
+from metadb.paging import DEFAULT_LIMIT, check_limit
 from metadb.schema import MLMD_SCHEMA_VERSION, existing_schema_version
 
 log = logging.getLogger(__name__)
@@ -487,8 +488,10 @@ def version(config: MigrateConfig) -> VersionState:
         return _state(runner)
 
 
-def history(config: MigrateConfig, *, limit: int = 50) -> list[HistoryRow]:
-    """The newest ``limit`` rows of the migration history."""
+def history(config: MigrateConfig, *, limit: int = DEFAULT_LIMIT) -> list[HistoryRow]:
+    """The newest ``limit`` rows of the migration history (the page policy of
+    :mod:`metadb.paging`: 20 by default, at most 1000; InvalidArgumentError otherwise)."""
+    limit = check_limit(limit)
     with _runner(config) as runner, runner.db.connect() as conn:
         return runner.history.rows(conn, limit=limit)
 

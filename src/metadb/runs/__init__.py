@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from metadb._lazy import lazy_attributes
+from metadb.paging import MAX_LIMIT as MAX_PAGE_SIZE  # the largest limit, by its former name
 from metadb.runs.connect import connect
 from metadb.runs.filters import parse_filter
-from metadb.runs.model import MAX_PAGE_SIZE, STATES, TERMINAL_STATES, Run, RunPage, Task
+from metadb.runs.model import STATES, TERMINAL_STATES, Run, RunPage, Task
 
 if TYPE_CHECKING:
     from metadb.runs.store import RunStore

@@ -8,8 +8,6 @@ from typing import Any
 #: A run or task state. KFP's states; the first four are terminal (the run is finished).
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"})
 STATES = TERMINAL_STATES | {"PENDING", "RUNNING", "CANCELING", "PAUSED"}
-#: The largest page :meth:`RunStore.search_runs` returns (the API's ``page_size`` bound too).
-MAX_PAGE_SIZE = 200
 
 
 @dataclass
@@ -57,19 +55,24 @@ class Run:
 
 @dataclass
 class RunPage:
-    """One page of :meth:`RunStore.search_runs`.
+    """One page of :meth:`RunStore.search_runs`: its runs in ``items``, as every page is.
 
     ``next_page_token`` is None on the last page; ``total_size`` is None unless
     ``with_total=True`` was asked for (it costs a COUNT over every matching run).
     """
 
-    runs: list[Run]
+    items: list[Run]
     next_page_token: str | None = None
     total_size: int | None = None
 
+    @property
+    def runs(self) -> list[Run]:
+        """The page's runs: ``items`` by its former name, kept for existing callers."""
+        return self.items
+
     def as_dict(self) -> dict[str, Any]:
         return {
-            "runs": [run.as_dict() for run in self.runs],
+            "items": [run.as_dict() for run in self.items],
             "next_page_token": self.next_page_token,
             "total_size": self.total_size,
         }

@@ -14,9 +14,6 @@ metric follow every run with it, ordered by id in the sort's direction.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,12 +24,11 @@ from sqlalchemy import func as sql_func
 
 from metadb.db.dialect import DialectRegistry, dialect_of
 from metadb.errors import InvalidArgumentError
+from metadb.paging import PageTokens, damaged_token
 from metadb.runs import filters as f
 from metadb.runs import tables as t
-from metadb.runs.model import MAX_PAGE_SIZE as MAX_PAGE_SIZE
 
 _SORT_COLUMNS = {"created_at": "created_at_ms", "name": "name"}
-_TOKEN_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -303,41 +299,39 @@ class Cursor:
     missing: bool = False
 
 
-def fingerprint(filter_node: Any | None, sort: Sort) -> str:
-    basis = f"{sort.canonical()}|{f.canonical(filter_node)}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:16]
+def page_tokens(filter_node: Any | None, sort: Sort) -> PageTokens:
+    """The page tokens of the run search with this filter and sort."""
+    return PageTokens("runs", sort.canonical(), f.canonical(filter_node))
 
 
-def make_token(cursor: Cursor, fingerprint_: str) -> str:
-    body = [_TOKEN_VERSION, fingerprint_, cursor.value, cursor.last_id, cursor.missing]
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+def make_token(tokens: PageTokens, cursor: Cursor) -> str:
+    """The token of the page after ``cursor``."""
+    return tokens.make(cursor.value, cursor.last_id, cursor.missing)
 
 
-def read_token(token: str, fingerprint_: str, sort: Sort) -> Cursor:
-    """Raises InvalidArgumentError for a damaged token or one made for another search."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        version, seen, value, last_id, missing = json.loads(raw)
-    except (ValueError, TypeError) as exc:
-        raise InvalidArgumentError(_DAMAGED) from exc
-    if seen != fingerprint_:
-        raise InvalidArgumentError(
-            "page_token belongs to another search: a token is valid only with the filter and "
-            "sort it was made with. Start again without page_token"
-        )
+def read_token(tokens: PageTokens, token: str | None, sort: Sort) -> Cursor | None:
+    """The cursor in ``token`` (None without one).
+
+    Raises:
+        InvalidArgumentError: a damaged token, or one made for another listing, filter or sort.
+    """
+    values = tokens.read(token)
+    if values is None:
+        return None
+    if len(values) != 3:
+        raise damaged_token()
+    value, last_id, missing = values
     if sort.column == "name":
         valid_value = isinstance(value, str)
     elif sort.column is None and missing:
         valid_value = value is None
     else:
         valid_value = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if version != _TOKEN_VERSION or not isinstance(last_id, int) or not valid_value:
-        raise InvalidArgumentError(_DAMAGED)
-    return Cursor(value, last_id, bool(missing))
-
-
-_DAMAGED = "page_token is damaged: pass the next_page_token of the previous page as it is"
+    if not isinstance(last_id, int) or isinstance(last_id, bool) or not isinstance(missing, bool):
+        raise damaged_token()
+    if not valid_value:
+        raise damaged_token()
+    return Cursor(value, last_id, missing)
 
 
 # -- the page's ids ------------------------------------------------------------------------

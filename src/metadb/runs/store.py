@@ -13,7 +13,7 @@ Example::
     run = runs.create_run("nightly-42", created_by="ana", annotations={"team": "vision"})
     runs.log_metrics(run.id, {"accuracy": 0.93})
     page = runs.search_runs({"value_equals": {"key": "team", "value": "vision"}},
-                            sort="metric:accuracy desc")
+                            sort="metric:accuracy desc", limit=50)
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from sqlalchemy import Connection, delete, select, update
 
 from metadb.clock import now_ms
 from metadb.db.database import Database
-from metadb.errors import InvalidArgumentError, NotFoundError
+from metadb.errors import NotFoundError
+from metadb.paging import DEFAULT_LIMIT, check_limit
 from metadb.runs import checks as check
 from metadb.runs import query as q
 from metadb.runs import system
@@ -381,47 +382,45 @@ class RunStore:
         filter: Mapping[str, Any] | str | None = None,
         *,
         sort: str = "created_at desc",
-        page_size: int = 20,
+        limit: int = DEFAULT_LIMIT,
         page_token: str | None = None,
         with_total: bool = False,
         full: bool = False,
     ) -> RunPage:
-        """One page of the runs matching ``filter`` (see :mod:`metadb.runs.filters`), in
-        ``sort`` order: ``created_at``, ``name`` or ``metric:<name>``, then ``asc`` or
-        ``desc``; ties are broken by id. With a metric sort, runs without the metric come
-        after all runs with it (in both directions), by id.
+        """One page of at most ``limit`` runs matching ``filter`` (see
+        :mod:`metadb.runs.filters`), in ``sort`` order: ``created_at``, ``name`` or
+        ``metric:<name>``, then ``asc`` or ``desc``; ties are broken by id. With a metric sort,
+        runs without the metric come after all runs with it (in both directions), by id.
 
         Pass the page's ``next_page_token`` as ``page_token`` for the next page, with the same
-        filter and sort (the page size may change). ``total_size`` is counted only with
-        ``with_total``. Specs are returned only with ``full``.
+        filter and sort (the limit may change). ``total_size`` is counted only with
+        ``with_total``. Specs are returned only with ``full``. Paging follows
+        :mod:`metadb.paging` (default 20 runs, at most 1000).
 
         Raises:
             InvalidArgumentError: a malformed filter (the message names the bad node's path),
-                an unknown sort, page_size outside 1..200, a damaged token or one made for
-                another filter or sort.
+                an unknown sort, a limit that is not an integer from 1 to 1000, a damaged
+                token or one made for another listing, filter or sort.
 
         Example::
 
             page = store.search_runs(
                 {"and": [{"value_equals": {"key": "team", "value": "vision"}},
                          {"metric": {"name": "accuracy", "op": ">=", "value": 0.9}}]},
-                sort="metric:accuracy desc", page_size=50)
+                sort="metric:accuracy desc", limit=50)
             more = store.search_runs(..., page_token=page.next_page_token)
         """
         node = parse_filter(dict(filter) if isinstance(filter, Mapping) else filter)
         order = q.Sort.parse(sort)
-        if isinstance(page_size, bool) or not 1 <= page_size <= q.MAX_PAGE_SIZE:
-            raise InvalidArgumentError(
-                f"page_size must be between 1 and {q.MAX_PAGE_SIZE}, not {page_size!r}"
-            )
-        fingerprint = q.fingerprint(node, order)
-        cursor = q.read_token(page_token, fingerprint, order) if page_token else None
+        size = check_limit(limit)
+        tokens = q.page_tokens(node, order)
+        cursor = q.read_token(tokens, page_token, order)
         with self._session.read() as conn:
-            rows = q.page_rows(conn, node=node, sort=order, cursor=cursor, limit=page_size + 1)
+            rows = q.page_rows(conn, node=node, sort=order, cursor=cursor, limit=size + 1)
             token = None
-            if len(rows) > page_size:
-                rows = rows[:page_size]
-                token = q.make_token(q.cursor_after(rows[-1]), fingerprint)
+            if len(rows) > size:
+                rows = rows[:size]
+                token = q.make_token(tokens, q.cursor_after(rows[-1]))
             runs = load_runs(conn, [row[0] for row in rows], full=full)
             total = q.count(conn, node) if with_total else None
         return RunPage(runs, token, total)

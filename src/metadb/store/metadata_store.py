@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from metadb.db.database import Database
 from metadb.errors import InvalidArgumentError
+from metadb.paging import check_total, walk_pages
 from metadb.store.limits import TextRules, check_int64
 from metadb.store.lineage import LineageWalker
 from metadb.store.links import LinkStore
@@ -503,22 +504,19 @@ class MetadataStore:
     def _list_all(
         self, kind: str, options: ListOptions | None, where: Sequence[Any] = ()
     ) -> list[Any]:
+        """Every node (up to the options' limit) in the options' order, page after page."""
         nodes = self._nodes[kind]
         if options is None:
             with self._session.read() as conn:
                 return nodes.load(conn, nodes.select().where(*where).order_by(nodes.t.node.c.id))
-        wanted = options.limit if options.limit and options.limit > 0 else None
-        found: list[Any] = []
-        token = options.next_page_token
-        while True:
-            page_size = 100 if wanted is None else min(100, wanted - len(found))
-            step = ListOptions(page_size, options.order_by, options.is_asc,
+        wanted = check_total(options.limit)
+
+        def fetch(limit: int, token: str | None) -> Page:
+            step = ListOptions(limit, options.order_by, options.is_asc,
                                options.filter_query, token)  # fmt: skip
-            page = self._page(kind, step, where)
-            found += page.items
-            token = page.next_page_token
-            if token is None or (wanted is not None and len(found) >= wanted):
-                return found
+            return self._page(kind, step, where)
+
+        return walk_pages(fetch, limit=wanted, page_token=options.next_page_token)
 
     # -- events and links --------------------------------------------------------------------
 

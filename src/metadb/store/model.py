@@ -198,16 +198,14 @@ class ParentContext:
     parent_id: int
 
 
-#: The most items one page of a ``list_*`` call holds (the API's ``limit`` bound too).
-MAX_PAGE_SIZE = 100
-
-
 @dataclass
 class ListOptions:
     """Order, page size, filter and page token of a list call (ml-metadata's ListOptions).
 
     ``order_by`` is "create_time", "last_update_time" or "id". ``limit`` None means all of them
-    for ``get_*`` calls and a page of 20 for ``list_*`` calls; a page holds at most 100 items.
+    for ``get_*`` calls and a page of 20 for ``list_*`` calls; a page holds at most 1000 items
+    and a larger ``limit`` is refused (:mod:`metadb.paging`). ``next_page_token`` is the
+    previous page's token (ml-metadata's name for what the REST API and CLI call page_token).
     """
 
     limit: int | None = None

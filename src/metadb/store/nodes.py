@@ -7,9 +7,6 @@ the property rows of just those nodes. Lists are keyset-paginated on (order colu
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,8 +26,8 @@ from sqlalchemy import (
 
 from metadb.clock import now_ms
 from metadb.errors import InvalidArgumentError
+from metadb.paging import PageTokens, check_limit, damaged_token
 from metadb.store.gcpause import gc_paused
-from metadb.store.model import MAX_PAGE_SIZE as MAX_PAGE
 from metadb.store.model import (
     AnyNode,
     Artifact,
@@ -201,17 +198,19 @@ class NodeStore:
             self._type, self._type.c.id == self.t.node.c.type_id
         )
 
-    def load(self, conn: Connection, query: Select[Any]) -> list[Any]:
+    def load(self, conn: Connection, query: Select[Any], *, limited: bool = False) -> list[Any]:
         """Run ``query`` (built on :meth:`select`) and return entities with their properties.
 
         Rows are streamed into entities and property rows into the entities' dicts, so that
         only the entities stay alive, and the cyclic garbage collector is paused meanwhile
-        (see :mod:`metadb.store.gcpause`).
+        (see :mod:`metadb.store.gcpause`). ``limited`` says that ``query`` has a LIMIT.
         """
         with gc_paused():
-            return self._load(conn, query)
+            return self._load(conn, query, limited=limited)
 
-    def _load(self, conn: Connection, query: Select[Any]) -> list[Any]:
+    def _load(self, conn: Connection, query: Select[Any], *, limited: bool) -> list[Any]:
+        # A query with LIMIT (a page) reads its properties by the page's ids: ``IN (SELECT ...
+        # LIMIT n)`` is refused by MariaDB, and without its ORDER BY could pick other rows.
         entities: dict[int, Any] = {}
         result = conn.execute(query)
         make = self._entity_maker(tuple(result.keys()))
@@ -224,17 +223,21 @@ class NodeStore:
         p = self.t.properties.c
         owner = p[self.t.owner]
         batch = select(owner, p.name, p.is_custom_property, *(p[c] for c in VALUE_COLUMNS))
-        if len(entities) > _CHUNK:
+        if len(entities) > _CHUNK and not limited:
             # A large result: one query joined on the node query, not thousands of bound ids.
             ids = query.with_only_columns(self.t.node.c.id, maintain_column_froms=True)
-            batch = batch.where(owner.in_(ids.order_by(None)))
+            batches = [batch.where(owner.in_(ids.order_by(None)))]
         else:
-            batch = batch.where(owner.in_(list(entities)))
+            keys = list(entities)
+            batches = [
+                batch.where(owner.in_(keys[i : i + _CHUNK])) for i in range(0, len(keys), _CHUNK)
+            ]
         decode = self.codec.decode_values
         # A declared property's value depends on its declared type only for text that looks
         # like a struct (a STRING may hold "mlmd-struct::..."); the types are read only then.
         looks_like_struct: list[tuple[Any, str, Any]] = []
-        for part in conn.execute(batch).partitions(2000):
+        parts = (part for b in batches for part in conn.execute(b).partitions(2000))
+        for part in parts:
             for row in part:
                 entity, name, is_custom = entities[row[0]], row[1], row[2]
                 if is_custom:
@@ -292,13 +295,18 @@ class NodeStore:
         *,
         where: Sequence[ColumnElement[bool]] = (),
     ) -> Page:
-        """One page in the options' order, after the options' page token (keyset, no OFFSET)."""
+        """One page in the options' order, after the options' page token (keyset, no OFFSET).
+
+        Raises:
+            InvalidArgumentError: an unknown order_by, a limit outside the page policy
+                (:mod:`metadb.paging`), a malformed filter_query, or a page token that is
+                damaged or belongs to another listing, filter or order.
+        """
         if options.order_by not in _ORDER_COLUMNS:
             raise InvalidArgumentError(
                 f"order_by must be one of {sorted(_ORDER_COLUMNS)}, not {options.order_by!r}"
             )
-        limit = options.limit if options.limit and options.limit > 0 else 20
-        limit = min(limit, MAX_PAGE)
+        limit = check_limit(options.limit)
         node = self.t.node
         column = node.c[_ORDER_COLUMNS[options.order_by]]
         query = self.select().where(*where)
@@ -308,9 +316,10 @@ class NodeStore:
             query = query.where(
                 compile_filter(options.filter_query, kind=self.spec.kind, tables=self.tables)
             )
-        fingerprint = _fingerprint(options)
-        if options.next_page_token:
-            value, last_id = _read_token(options.next_page_token, fingerprint)
+        tokens = self.page_tokens(options)
+        cursor = tokens.read(options.next_page_token)
+        if cursor is not None:
+            value, last_id = _node_cursor(cursor)
             if options.is_asc:
                 query = query.where(or_(column > value, and_(column == value, node.c.id > last_id)))
             else:
@@ -319,39 +328,22 @@ class NodeStore:
             (column.asc(), node.c.id.asc()) if options.is_asc else (column.desc(), node.c.id.desc())
         )
         query = query.order_by(*order).limit(limit + 1)
-        items = self.load(conn, query)
+        items = self.load(conn, query, limited=True)
         token = None
         if len(items) > limit:
             items = items[:limit]
             last = items[-1]
-            token = _make_token(getattr(last, _attr(options.order_by)), last.id, fingerprint)
+            token = tokens.make(getattr(last, _ORDER_COLUMNS[options.order_by]), last.id)
         return Page(items, token)
 
-
-def _attr(order_by: str) -> str:
-    return {"id": "id", "create_time": "create_time_since_epoch",
-            "last_update_time": "last_update_time_since_epoch"}[order_by]  # fmt: skip
-
-
-def _fingerprint(options: ListOptions) -> str:
-    basis = f"{options.order_by}|{options.is_asc}|{options.filter_query or ''}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:12]
+    def page_tokens(self, options: ListOptions) -> PageTokens:
+        """The page tokens of this kind's listing in the options' filter and order."""
+        order = f"{options.order_by} {'asc' if options.is_asc else 'desc'}"
+        return PageTokens(f"{self.spec.kind}s", order, options.filter_query or "")
 
 
-def _make_token(value: int, last_id: int, fingerprint: str) -> str:
-    raw = json.dumps([value, last_id, fingerprint], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _read_token(token: str, fingerprint: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        value, last_id, seen = json.loads(raw)
-        if seen != fingerprint:
-            raise ValueError("fingerprint")
-        return int(value), int(last_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidArgumentError(
-            "next_page_token is not valid for this listing: it is damaged, or was made with "
-            "another order_by, is_asc or filter_query"
-        ) from exc
+def _node_cursor(cursor: tuple[Any, ...]) -> tuple[int, int]:
+    """The (order value, id) of a node listing's cursor: two integers."""
+    if len(cursor) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in cursor):
+        raise damaged_token()
+    return int(cursor[0]), int(cursor[1])

@@ -13,10 +13,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    WithJsonSchema,
+    model_validator,
+)
 
+from metadb.paging import DEFAULT_LIMIT, MAX_LIMIT, TOKEN_MAX_CHARS
 from metadb.runs.filters import FilterNode, check_bounds
-from metadb.runs.model import MAX_PAGE_SIZE, STATES, Run, RunPage, Task
+from metadb.runs.model import STATES, Run, RunPage, Task
 from metadb.wire.fields import INT32_MAX, INT64_MAX, INT64_MIN, STRICT, Name
 
 #: A run or task state (KFP's).
@@ -26,9 +35,8 @@ assert set(State.__args__) == STATES  # type: ignore[attr-defined]
 
 #: Largest pipeline spec, in characters: MySQL's MEDIUMTEXT holds 16 MiB of utf8mb4.
 SPEC_MAX_CHARS = 4_000_000
-#: Longest sort expression and page token accepted.
+#: Longest sort expression accepted (the longest page token is metadb.paging's).
 SORT_MAX_CHARS = 300
-TOKEN_MAX_CHARS = 4_096
 
 
 def _check_text(value: str) -> str:
@@ -330,7 +338,7 @@ class RunSearch(_Request):
                         ]
                     },
                     "sort": "metric:accuracy desc",
-                    "page_size": 50,
+                    "limit": 50,
                 }
             ]
         },
@@ -341,12 +349,20 @@ class RunSearch(_Request):
         default="created_at desc",
         description="created_at, name or metric:<name>, then asc or desc.",
     )
-    page_size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Runs per page.")
     page_token: PageToken | None = Field(
         default=None, description="The previous page's next_page_token (same filter and sort)."
     )
     with_total: bool = Field(default=False, description="Also count every matching run.")
     full: bool = Field(default=False, description="Include each run's pipeline spec.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _page_size_is_limit(cls, data: Any) -> Any:
+        """``page_size``, the former name of ``limit``, is still read (deprecated)."""
+        if isinstance(data, dict) and "page_size" in data and "limit" not in data:
+            data = {("limit" if k == "page_size" else k): v for k, v in data.items()}
+        return data
 
 
 class TaskOut(BaseModel):
@@ -400,9 +416,9 @@ class RunOut(BaseModel):
 
 
 class RunPageOut(BaseModel):
-    """One page of a search (:class:`metadb.runs.RunPage`)."""
+    """One page of a search (:class:`metadb.runs.RunPage`), in every listing's envelope."""
 
-    runs: list[RunOut]
+    items: list[RunOut]
     next_page_token: str | None = Field(default=None, description="None on the last page.")
     total_size: int | None = Field(default=None, description="Only when with_total was asked.")
 
@@ -411,7 +427,7 @@ class RunPageOut(BaseModel):
         return cls.model_validate(page.as_dict())
 
     def to_entity(self) -> RunPage:
-        return RunPage([r.to_entity() for r in self.runs], self.next_page_token, self.total_size)
+        return RunPage([r.to_entity() for r in self.items], self.next_page_token, self.total_size)
 
 
 class AnnotationsOut(BaseModel):

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from metadb.paging import DEFAULT_LIMIT, MAX_LIMIT, TOKEN_MAX_CHARS
 from metadb.store import model as m
 from metadb.wire.fields import INT64_MAX, STRICT, Id, Int32, Int64, Name, Text, TypeName
 from metadb.wire.values import Value, properties_from_wire, properties_to_wire
@@ -292,8 +293,8 @@ class PageQuery(BaseModel):
     )
     order_by: OrderBy = "id"
     is_asc: bool = True
-    limit: int = Field(20, ge=1, le=m.MAX_PAGE_SIZE, description="page size")
-    page_token: Annotated[str, Field(max_length=1000)] | None = None
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="items per page")
+    page_token: Annotated[str, Field(max_length=TOKEN_MAX_CHARS)] | None = None
 
     def to_options(self) -> m.ListOptions:
         return m.ListOptions(

@@ -14,6 +14,7 @@ from metadb import migrate as migrations
 from metadb.api.errors import ERROR_RESPONSES, ErrorBody, error_response
 from metadb.api.metrics import ApiMetrics
 from metadb.api.resources import ServerResources, readiness
+from metadb.paging import DEFAULT_LIMIT, MAX_LIMIT
 from metadb.wire.ops import HealthOut, MigrationsOut, ReadyOut
 
 open_router = APIRouter(tags=["ops"])
@@ -85,8 +86,8 @@ def metrics(request: Request) -> Response:
 def migration_state(
     request: Request,
     history_limit: Annotated[
-        int, Query(ge=0, le=1000, description="How many history rows, newest first.")
-    ] = 50,
+        int, Query(ge=0, le=MAX_LIMIT, description="How many history rows, newest first.")
+    ] = DEFAULT_LIMIT,
 ) -> MigrationsOut:
     """The schema version, dirty flag, every bundled migration's state (applied, pending,
     changed), missing versions and the newest history rows. Read-only: nothing changes."""

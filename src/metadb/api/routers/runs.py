@@ -32,13 +32,12 @@ from fastapi import APIRouter, Path, Query
 from metadb.api.deps import RunsDep
 from metadb.api.errors import ERROR_RESPONSES
 from metadb.errors import InvalidArgumentError
-from metadb.runs.query import MAX_PAGE_SIZE
+from metadb.paging import DEFAULT_LIMIT, MAX_LIMIT, TOKEN_MAX_CHARS
 from metadb.runs.store import RunStore
 from metadb.wire.runs import (
     FILTER_SCHEMA,
     SORT_MAX_CHARS,
     SORT_PATTERN,
-    TOKEN_MAX_CHARS,
     AnnotationsOut,
     AnnotationsUpdate,
     Deleted,
@@ -94,10 +93,13 @@ def list_runs(
     sort: Annotated[
         str, Query(max_length=SORT_MAX_CHARS, json_schema_extra={"pattern": SORT_PATTERN})
     ] = "created_at desc",
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="Runs per page.")] = None,
     page_token: Annotated[str | None, Query(max_length=TOKEN_MAX_CHARS)] = None,
     with_total: Annotated[bool, Query(description="Also count every matching run.")] = False,
     full: Annotated[bool, Query(description="Include each run's pipeline spec.")] = False,
+    page_size: Annotated[
+        int | None, Query(ge=1, le=MAX_LIMIT, deprecated=True, description="Use limit.")
+    ] = None,
 ) -> RunPageOut:
     """The GET form of ``POST /api/v1/runs/search``, with the filter as JSON text."""
     try:
@@ -105,7 +107,7 @@ def list_runs(
         search = RunSearch(
             filter=tree,
             sort=sort,
-            page_size=page_size,
+            limit=limit if limit is not None else (page_size or DEFAULT_LIMIT),
             page_token=page_token,
             with_total=with_total,
             full=full,
@@ -126,7 +128,7 @@ def _search(runs: RunStore, search: RunSearch) -> RunPageOut:
     page = runs.search_runs(
         search.filter,
         sort=search.sort,
-        page_size=search.page_size,
+        limit=search.limit,
         page_token=search.page_token,
         with_total=search.with_total,
         full=search.full,
