@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -341,12 +342,10 @@ def test_every_metric_name_that_can_be_logged_can_be_sorted_by(world: World) -> 
 # ------------------------------------------------------------------- statement timeouts
 
 
-@pytest.fixture
+@contextmanager
 def locked_artifacts(world: World) -> Iterator[None]:
-    """Another session holds an exclusive lock on the Artifact table until the test ends:
+    """Another session holds an exclusive lock on the Artifact table while the block runs:
     every statement reading it waits, as behind a long migration or a runaway query."""
-    if world.backend == "sqlite":
-        pytest.skip("SQLite has no statement timeout: its statements run in the caller")
     holder = Database.from_url(world.url)
     table = "artifact" if world.backend == "postgresql" else "Artifact"
     lock = {
@@ -380,19 +379,37 @@ def _waiting_statements(world: World) -> int:
         return int(conn.exec_driver_sql(sql).scalar_one())
 
 
-def test_a_statement_past_the_timeout_is_cancelled_and_the_backend_freed(
-    world: World, locked_artifacts: None
-) -> None:
+def _needs_statement_timeout(world: World) -> None:
+    if world.backend == "sqlite":
+        pytest.skip("SQLite has no statement timeout: its statements run in the caller")
+
+
+def test_a_statement_past_the_timeout_is_cancelled_and_the_backend_freed(world: World) -> None:
+    _needs_statement_timeout(world)
     store = metadb.connect(world.url, statement_timeout=0.5)
     try:
-        started = time.monotonic()
-        with pytest.raises(QueryTimeoutError, match=r"statement timeout of 0\.5s") as raised:
-            store.get_artifacts()
-        assert time.monotonic() - started < 10
-        assert raised.value.timeout == 0.5
-        assert _waiting_statements(world) == 0
+        with locked_artifacts(world):
+            started = time.monotonic()
+            with pytest.raises(QueryTimeoutError, match=r"statement timeout of 0\.5s") as raised:
+                store.get_artifacts()
+            assert time.monotonic() - started < 10
+            assert raised.value.timeout == 0.5
+            assert _waiting_statements(world) == 0
     finally:
         store.close()
+
+
+def test_connecting_behind_a_locked_table_is_bounded_by_the_timeout(world: World) -> None:
+    """On MySQL, connect samples the MLMD tables' text to pick the text mode: behind a lock
+    that sample gives up at the statement timeout instead of waiting for the lock."""
+    if world.backend != "mysql":
+        pytest.skip("only MySQL reads the MLMD tables when connecting (its text-mode check)")
+    with locked_artifacts(world):
+        started = time.monotonic()
+        with pytest.raises(QueryTimeoutError):
+            metadb.connect(world.url, statement_timeout=0.5, migrate=False)
+        assert time.monotonic() - started < 10
+        assert _waiting_statements(world) == 0
 
 
 def test_the_url_sets_the_timeout_and_zero_means_none(world: World) -> None:
@@ -410,11 +427,13 @@ def test_the_url_sets_the_timeout_and_zero_means_none(world: World) -> None:
         unlimited.close()
 
 
-def test_the_server_answers_503_when_the_timeout_cancels_a_request(
-    world: World, locked_artifacts: None
-) -> None:
+def test_the_server_answers_503_when_the_timeout_cancels_a_request(world: World) -> None:
+    _needs_statement_timeout(world)
     settings = ServeSettings(database_url=world.url, run_backfills=False, statement_timeout=0.5)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with (
+        TestClient(create_app(settings), raise_server_exceptions=False) as client,
+        locked_artifacts(world),
+    ):
         response = client.get(f"{V1}/artifacts")
         assert response.status_code == 503, response.text
         assert response.json()["code"] == "query_timeout"
@@ -424,7 +443,7 @@ def test_the_server_answers_503_when_the_timeout_cancels_a_request(
 
 
 def test_a_request_whose_client_went_away_frees_the_database_by_the_timeout(
-    world: World, locked_artifacts: None
+    world: World,
 ) -> None:
     """The client gives up after 0.2 s; the server's statement, still waiting for the lock,
     is cancelled by its 3 s timeout instead of holding a backend until the lock goes."""
@@ -432,8 +451,9 @@ def test_a_request_whose_client_went_away_frees_the_database_by_the_timeout(
 
     from tests.api.conftest import running_server
 
+    _needs_statement_timeout(world)
     settings = ServeSettings(database_url=world.url, run_backfills=False, statement_timeout=3)
-    with running_server(settings) as base:
+    with running_server(settings) as base, locked_artifacts(world):
         with pytest.raises(httpx.TimeoutException):
             httpx.get(f"{base}{V1}/artifacts", timeout=0.2)
         assert _wait_for(lambda: _waiting_statements(world) == 1, seconds=3)

@@ -83,7 +83,7 @@ def connect(
             with db.connect() as conn, conn.begin():
                 table = current_version_table(conn, source, table=name)
                 require_current_schema(db, conn, source=source, table=table)
-        detected = detect_text_mode(db, requested=mysql_text)
+        detected = detect_text_mode(db, requested=mysql_text, statement_timeout=statement_timeout)
     except BaseException:
         db.dispose()
         raise

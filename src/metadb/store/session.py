@@ -160,12 +160,14 @@ class StoreSession:
         dialect = self.db.dialect
         # Left in reverse order: the transaction ends (commit or rollback) before ``held``
         # releases the locks.
-        with self.db.connect() as conn, ExitStack() as held:
+        with self.db.connect() as conn:
             self._set_timeout(conn)
-            held.enter_context(dialect.begin_write(conn))
-            for key in locks:
-                held.enter_context(dialect.named_lock(conn, key, timeout=self.db.lock_timeout))
-            return work(conn)
+            with ExitStack() as held, dialect.begin_write(conn):
+                for key in locks:
+                    held.enter_context(
+                        dialect.named_lock(conn, key, timeout=self.db.lock_timeout)
+                    )
+                return work(conn)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -21,6 +21,7 @@ from sqlalchemy import Column, Connection, func, select
 from metadb.db.database import Database
 from metadb.db.urls import TEXT_PARAMETER
 from metadb.errors import MixedTextEncodingError
+from metadb.store.session import StoreSession
 from metadb.store.tables import mlmd_tables
 
 log = logging.getLogger(__name__)
@@ -41,20 +42,28 @@ class TextSample:
     utf8: list[str] = field(default_factory=list)
 
 
-def detect_text_mode(db: Database, *, requested: str | None) -> str | None:
+def detect_text_mode(
+    db: Database, *, requested: str | None, statement_timeout: float | None = None
+) -> str | None:
     """The text mode to open ``db`` in when none is given: "mlmd-latin1" for a database that
     ml-metadata's latin1 connection wrote, else None (the default mode). A mode given by the
     caller or the URL is always kept. Reads at most ``SAMPLE_ROWS`` rows per MLMD text column.
 
+    The sample runs under the store's statement timeout (``statement_timeout``, as
+    :class:`~metadb.store.session.StoreSession` resolves it), so that a table another session
+    holds locked cannot hold up the caller for longer.
+
     Raises:
         MixedTextEncodingError: the MLMD tables hold text written both ways; nothing changed.
+        QueryTimeoutError: the sample waited past the statement timeout (a table locked by
+            another session, a long migration).
     """
     if requested is not None or db.url.mysql_text is not None:
         return None
     codec = db.dialect.mlmd_text_codec(MLMD_MODE)
     if codec is None:
         return None  # this database stores ml-metadata's text as proper UTF-8
-    with db.connect() as conn:
+    with StoreSession(db, statement_timeout=statement_timeout).read() as conn:
         found = sample_text(conn, db.url.dialect, decode=codec.from_db)
     if found.latin1 and found.utf8:
         raise MixedTextEncodingError(
