@@ -48,6 +48,10 @@ DOCUMENTED = {
     "HintsFailedError": (NEEDS_ATTENTION, 500),
     "LockTimeoutError": (LOCK_TIMEOUT, 500),
     "TableLockTimeoutError": (LOCK_TIMEOUT, 500),
+    "BelowAdoptedBaselineError": (NEEDS_ATTENTION, 500),
+    "MixedTextEncodingError": (USAGE, 400),
+    "QueryTimeoutError": (FAILED, 503),
+    "WriteConflictError": (FAILED, 503),
 }
 
 

@@ -299,7 +299,7 @@ def test_readiness_and_connect_without_migrating_give_one_answer(
     api: TestClient, database_url: str
 ) -> None:
     for version, dirty, says in [
-        (2, False, "1 migration(s) are pending (3)"),
+        (LATEST - 1, False, f"1 migration(s) are pending ({LATEST})"),
         (LATEST, True, f"dirty at version {LATEST}"),
         (LATEST + 1, False, f"newer than the newest migration this metadb has ({LATEST})"),
     ]:

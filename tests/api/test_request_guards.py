@@ -137,9 +137,18 @@ def test_a_500_closes_the_connection_and_the_clients_next_call_works(
 
 
 def test_a_500_logs_the_class_and_place_but_no_sql_or_data(
-    api: TestClient, database_url: str, caplog: pytest.LogCaptureFixture
+    database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="metadb")
+    # No background backfills: they would write beside the DROP and log errors of their own.
+    settings = ServeSettings(database_url=database_url, run_backfills=False)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as api:
+        _a_500_logs_no_sql(api, database_url, caplog)
+
+
+def _a_500_logs_no_sql(
+    api: TestClient, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     type_id = api.post(
         "/api/v1/artifact_types", json={"artifact_type": {"name": "Dataset"}}
     ).json()["type_id"]

@@ -126,4 +126,4 @@ def test_a_run_body_of_the_wrong_json_type_is_a_400_and_creates_no_run(
     refused(api.post(f"{V1}/runs", json=body), field)
 
     page = api.post(f"{V1}/runs/search", json={})
-    assert page.json()["runs"] == []
+    assert page.json()["items"] == []

@@ -226,9 +226,9 @@ def test_racing_writers_never_duplicate_rows_and_agree_on_ids(
         assert {f"w{w}" for w in range(WORKERS)} <= set(run.annotations)
         assert len(run.tasks) == WORKERS * ROUNDS
         created = metadb.runs.RunStore(store.database).search_runs(
-            {"value_equals": {"field": "name", "value": "nightly-0"}}, page_size=100
+            {"value_equals": {"field": "name", "value": "nightly-0"}}, limit=100
         )
-        assert len(created.runs) == WORKERS  # create_run makes a new run per call, by design
+        assert len(created.items) == WORKERS  # create_run makes a new run per call, by design
     finally:
         store.close()
 

@@ -164,9 +164,7 @@ class StoreSession:
             self._set_timeout(conn)
             with ExitStack() as held, dialect.begin_write(conn):
                 for key in locks:
-                    held.enter_context(
-                        dialect.named_lock(conn, key, timeout=self.db.lock_timeout)
-                    )
+                    held.enter_context(dialect.named_lock(conn, key, timeout=self.db.lock_timeout))
                 return work(conn)
 
     @contextmanager
