@@ -241,10 +241,6 @@ class ManagedDatabaseStatus(_StatusModel):
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
 
-    def is_true(self, type_: ConditionType) -> bool:
-        found = self.condition(type_)
-        return found is not None and found.status == "True"
-
 
 class ObjectMeta(BaseModel):
     model_config = ConfigDict(extra="ignore")

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, delete, insert, select
+from sqlalchemy import Connection, insert, select
 
 from metadb.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from metadb.store.model import (
@@ -173,12 +173,6 @@ class TypeStore:
         )):  # fmt: skip
             declared[int(row.type_id)][row.name] = PropertyType(row.data_type or 0)
         return declared
-
-    def delete_properties(self, conn: Connection, type_id: int, names: Sequence[str]) -> None:
-        tp = self.t.type_property.c
-        conn.execute(
-            delete(self.t.type_property).where(and_(tp.type_id == type_id, tp.name.in_(names)))
-        )
 
     def _find(
         self, conn: Connection, kind: TypeKind, name: str, version: str | None
