@@ -50,6 +50,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from metadb.errors import MetadbError
+from metadb.wire import ROUTE_NOT_FOUND
 
 log = logging.getLogger("metadb.api")
 
@@ -194,7 +195,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if status == 404:
         return error_response(
             404,
-            "route_not_found",
+            ROUTE_NOT_FOUND,
             f"{method} {path}: this server does not serve that path. If the client is of "
             "another metadb version than the server, use matching versions; GET /openapi.json "
             "lists the paths this server serves",

@@ -56,6 +56,7 @@ from metadb.errors import (
     TokenRejectedError,
     WriteConflictError,
 )
+from metadb.wire import ROUTE_NOT_FOUND
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -74,8 +75,6 @@ _RAISED: dict[str, type[MetadbError]] = {
         QueryTimeoutError,
     )
 }
-#: The code of a 404 for a path the server does not serve (metadb.api.errors).
-ROUTE_NOT_FOUND = "route_not_found"
 
 
 class HttpTransport:
